@@ -1,0 +1,3 @@
+module github.com/sessionbridge/sessionbridge
+
+go 1.26
