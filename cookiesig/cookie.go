@@ -1,0 +1,294 @@
+package cookiesig
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// SessionPrefix marks a signed cookie value, as express-session and
+// cookie-parser write it.
+const SessionPrefix = "s:"
+
+// JSONPrefix marks a cookie-parser JSON cookie (Express res.cookie with an
+// object value).
+const JSONPrefix = "j:"
+
+// DefaultMaxHeaderBytes is the default limit on a Cookie header that
+// [Signer.SessionID] accepts: Node's default for all request headers together.
+const DefaultMaxHeaderBytes = 16 << 10
+
+// CookieValue returns the value of the first cookie called name in a Cookie
+// header, exactly as npm cookie 0.7 parse() gives it to express-session:
+// spaces and tabs around names and values trimmed, one pair of surrounding
+// double quotes stripped, and the value passed through decodeURIComponent
+// only when it contains "%" (the raw value is kept when decoding fails).
+// found is false when there is no such cookie.
+func CookieValue(header, name string) (value string, found bool) {
+	n := len(header)
+	if n < 2 {
+		return "", false
+	}
+	index := 0
+	for index < n {
+		eq := strings.IndexByte(header[index:], '=')
+		if eq < 0 {
+			break
+		}
+		eq += index
+		end := strings.IndexByte(header[index:], ';')
+		if end < 0 {
+			end = n
+		} else {
+			end += index
+			if eq > end {
+				// A pair without "=": restart right after the last ';' before
+				// the '=' (cookie's "backtrack on prior semicolon").
+				index = strings.LastIndexByte(header[:eq], ';') + 1
+				continue
+			}
+		}
+		ks := startIndex(header, index, eq)
+		ke := endIndex(header, eq, ks)
+		if header[ks:ke] == name {
+			vs := startIndex(header, eq+1, end)
+			ve := endIndex(header, end, vs)
+			if vs < n && header[vs] == '"' && ve > 0 && header[ve-1] == '"' {
+				vs++
+				ve--
+			}
+			if ve < vs { // a lone `"`: JavaScript's slice gives ""
+				return "", true
+			}
+			return decodeIfEncoded(header[vs:ve]), true
+		}
+		index = end + 1
+	}
+	return "", false
+}
+
+func startIndex(s string, i, max int) int {
+	for ; i < max; i++ {
+		if c := s[i]; c != ' ' && c != '\t' {
+			return i
+		}
+	}
+	return max
+}
+
+func endIndex(s string, i, min int) int {
+	for i > min {
+		i--
+		if c := s[i]; c != ' ' && c != '\t' {
+			return i + 1
+		}
+	}
+	return min
+}
+
+func decodeIfEncoded(v string) string {
+	if strings.IndexByte(v, '%') < 0 {
+		return v
+	}
+	if d, ok := DecodeURIComponent(v); ok {
+		return d
+	}
+	return v
+}
+
+// SessionID extracts and verifies the session id from a Cookie header the
+// way express-session's getcookie does. It returns:
+//   - [ErrNoCookie] when there is no cookie called name, or it is empty;
+//   - [ErrNotSigned] when the value lacks the "s:" prefix;
+//   - [ErrBadSignature] when no secret verifies the signature;
+//   - [ErrMalformed] when the value has no signature at all, the id is
+//     empty, or the header is longer than [DefaultMaxHeaderBytes].
+func (s *Signer) SessionID(header, name string) (string, error) {
+	return s.SessionIDLimit(header, name, DefaultMaxHeaderBytes)
+}
+
+// SessionIDLimit is SessionID with a custom limit on the header length
+// (0 or less means no limit).
+func (s *Signer) SessionIDLimit(header, name string, maxHeaderBytes int) (string, error) {
+	if maxHeaderBytes > 0 && len(header) > maxHeaderBytes {
+		return "", fmt.Errorf("%w: cookie header of %d bytes exceeds the limit of %d", ErrMalformed, len(header), maxHeaderBytes)
+	}
+	raw, ok := CookieValue(header, name)
+	if !ok || raw == "" {
+		return "", ErrNoCookie
+	}
+	return s.UnsignCookie(raw)
+}
+
+// UnsignCookie verifies a cookie value that is already decoded (as
+// [CookieValue] returns it): "s:" + value + "." + signature. It returns the
+// value, which must not be empty.
+func (s *Signer) UnsignCookie(cookieValue string) (string, error) {
+	if !strings.HasPrefix(cookieValue, SessionPrefix) {
+		return "", ErrNotSigned
+	}
+	v, err := s.Unsign(cookieValue[len(SessionPrefix):])
+	if err != nil {
+		return "", err
+	}
+	if v == "" {
+		return "", fmt.Errorf("%w: empty value", ErrMalformed)
+	}
+	return v, nil
+}
+
+// CookieValue returns the encoded cookie value express-session writes for a
+// session id: encodeURIComponent("s:" + Sign(sid)), ready for a Set-Cookie
+// header or a Cookie request header.
+func (s *Signer) CookieValue(sid string) string {
+	return EncodeURIComponent(SessionPrefix + s.Sign(sid))
+}
+
+// EncodeURIComponent escapes s exactly like JavaScript's encodeURIComponent:
+// every byte except A-Z a-z 0-9 - _ . ! ~ * ' ( ) becomes %XX with uppercase
+// hex digits (UTF-8 bytes for non-ASCII characters).
+func EncodeURIComponent(s string) string {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if !unreserved(s[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(s)+2*n)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if unreserved(c) {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return string(b)
+}
+
+func unreserved(c byte) bool {
+	switch {
+	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		return true
+	}
+	switch c {
+	case '-', '_', '.', '!', '~', '*', '\'', '(', ')':
+		return true
+	}
+	return false
+}
+
+// DecodeURIComponent decodes s like JavaScript's decodeURIComponent. ok is
+// false where JavaScript throws a URIError: a "%" not followed by two hex
+// digits, or escapes that do not form valid UTF-8 (overlong forms and
+// surrogates included). "+" is not a space.
+func DecodeURIComponent(s string) (string, bool) {
+	if strings.IndexByte(s, '%') < 0 {
+		return s, true
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '%' {
+			b = append(b, c)
+			i++
+			continue
+		}
+		first, ok := hexByte(s, i)
+		if !ok {
+			return "", false
+		}
+		i += 3
+		if first < 0x80 {
+			b = append(b, first)
+			continue
+		}
+		var need int
+		switch {
+		case first&0xE0 == 0xC0:
+			need = 1
+		case first&0xF0 == 0xE0:
+			need = 2
+		case first&0xF8 == 0xF0:
+			need = 3
+		default:
+			return "", false
+		}
+		var seq [4]byte
+		seq[0] = first
+		for j := 1; j <= need; j++ {
+			if i >= len(s) || s[i] != '%' {
+				return "", false
+			}
+			c, ok := hexByte(s, i)
+			if !ok || c&0xC0 != 0x80 {
+				return "", false
+			}
+			seq[j] = c
+			i += 3
+		}
+		r, size := utf8.DecodeRune(seq[:need+1])
+		if r == utf8.RuneError || size != need+1 {
+			return "", false
+		}
+		b = append(b, seq[:need+1]...)
+	}
+	return string(b), true
+}
+
+func hexByte(s string, i int) (byte, bool) {
+	if i+2 >= len(s) {
+		return 0, false
+	}
+	hi, ok1 := unhex(s[i+1])
+	lo, ok2 := unhex(s[i+2])
+	return hi<<4 | lo, ok1 && ok2
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// ParseJSONCookie decodes a cookie-parser JSON cookie ("j:" + JSON, as
+// Express res.cookie writes an object) into v. It returns [ErrNotJSONCookie]
+// where cookie-parser's JSONCookie returns undefined: no "j:" prefix, or text
+// that is not valid JSON. Numbers decode with [json.Decoder.UseNumber] when v
+// is an interface, so large integers stay exact.
+func ParseJSONCookie(value string, v any) error {
+	raw, err := JSONCookie(value)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("cookiesig: JSON cookie does not fit %T: %w", v, err)
+	}
+	return nil
+}
+
+// JSONCookie returns the JSON text of a cookie-parser JSON cookie, or
+// [ErrNotJSONCookie].
+func JSONCookie(value string) (json.RawMessage, error) {
+	if !strings.HasPrefix(value, JSONPrefix) {
+		return nil, fmt.Errorf("%w: no %q prefix", ErrNotJSONCookie, JSONPrefix)
+	}
+	raw := []byte(value[len(JSONPrefix):])
+	if !json.Valid(raw) {
+		return nil, fmt.Errorf("%w: invalid JSON", ErrNotJSONCookie)
+	}
+	return raw, nil
+}

@@ -1,0 +1,161 @@
+package cookiesig
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"hash"
+	"strings"
+	"sync"
+	"unsafe"
+)
+
+// SignatureLen is the length of a cookie-signature signature: 32 bytes of
+// HMAC-SHA256 in base64 without padding.
+const SignatureLen = 43
+
+// Sign returns value + "." + base64(HMAC-SHA256(secret, value)) with the
+// padding removed, exactly like cookie-signature's sign(value, secret).
+// The secret is used as given, even when empty; use [NewSigner] for the
+// checks express-session makes.
+func Sign(value, secret string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(value))
+	var enc [SignatureLen]byte
+	base64.RawStdEncoding.Encode(enc[:], m.Sum(nil))
+	return value + "." + string(enc[:])
+}
+
+// Unsign verifies a value signed with a single secret and returns the
+// original value, like cookie-signature's unsign(signed, secret). It splits
+// on the last "." and compares in constant time.
+func Unsign(signed, secret string) (string, error) {
+	if secret == "" {
+		return "", ErrNoSecret
+	}
+	return newKey(secret).unsign(signed)
+}
+
+// A Signer signs with its first secret and verifies with every secret, in
+// order, the way express-session and cookie-parser treat a list of secrets
+// when rotating them. It is safe for concurrent use.
+type Signer struct {
+	keys []*key
+}
+
+// NewSigner returns a signer for the secrets, the first of which signs.
+// Every secret must be non-empty (express-session refuses empty ones) and at
+// least one is required; otherwise it returns an error wrapping [ErrNoSecret].
+func NewSigner(secrets ...string) (*Signer, error) {
+	if len(secrets) == 0 {
+		return nil, fmt.Errorf("%w: no secrets given", ErrNoSecret)
+	}
+	s := &Signer{keys: make([]*key, len(secrets))}
+	for i, secret := range secrets {
+		if secret == "" {
+			return nil, fmt.Errorf("%w: secret %d of %d is empty", ErrNoSecret, i+1, len(secrets))
+		}
+		s.keys[i] = newKey(secret)
+	}
+	return s, nil
+}
+
+// Sign signs value with the first secret.
+func (s *Signer) Sign(value string) string {
+	return s.keys[0].sign(value)
+}
+
+// Unsign verifies signed (value.signature, without the "s:" prefix) against
+// every secret in order and returns the value. It does not allocate.
+func (s *Signer) Unsign(signed string) (string, error) {
+	v, _, err := s.UnsignIndex(signed)
+	return v, err
+}
+
+// UnsignIndex is like Unsign and also reports which secret matched (0 is the
+// signing secret). A value verified by an older secret is still valid, but a
+// caller may choose to re-issue the cookie signed with the current one.
+func (s *Signer) UnsignIndex(signed string) (value string, secret int, err error) {
+	dot := strings.LastIndexByte(signed, '.')
+	if dot < 0 {
+		return "", -1, fmt.Errorf("%w: no signature", ErrMalformed)
+	}
+	value, sig := signed[:dot], signed[dot+1:]
+	if len(sig) != SignatureLen {
+		// No secret can match; still a forgery or truncation, not a shape error.
+		return "", -1, ErrBadSignature
+	}
+	for i, k := range s.keys {
+		if k.verify(value, sig) {
+			return value, i, nil
+		}
+	}
+	return "", -1, ErrBadSignature
+}
+
+// key holds one secret's HMAC state. hmac.New computes the padded key blocks
+// once; crypto/hmac then restores them on Reset without rehashing the secret,
+// and the pool keeps those states (and the output buffers) allocated.
+type key struct {
+	pool sync.Pool
+}
+
+type macState struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
+	enc [SignatureLen]byte
+}
+
+func newKey(secret string) *key {
+	k := &key{}
+	secretBytes := []byte(secret)
+	k.pool.New = func() any {
+		st := &macState{h: hmac.New(sha256.New, secretBytes)}
+		return st
+	}
+	// Warm the pool so the first request pays nothing.
+	st := k.pool.Get().(*macState)
+	st.h.Reset()
+	k.pool.Put(st)
+	return k
+}
+
+// mac computes the encoded signature of value into st.enc.
+func (k *key) mac(st *macState, value string) {
+	st.h.Reset()
+	st.h.Write(unsafe.Slice(unsafe.StringData(value), len(value)))
+	st.h.Sum(st.sum[:0])
+	base64.RawStdEncoding.Encode(st.enc[:], st.sum[:])
+}
+
+func (k *key) sign(value string) string {
+	st := k.pool.Get().(*macState)
+	k.mac(st, value)
+	out := value + "." + string(st.enc[:])
+	k.pool.Put(st)
+	return out
+}
+
+// verify reports whether sig is value's signature, in time independent of
+// where the two differ.
+func (k *key) verify(value, sig string) bool {
+	st := k.pool.Get().(*macState)
+	k.mac(st, value)
+	ok := subtle.ConstantTimeCompare(st.enc[:], unsafe.Slice(unsafe.StringData(sig), len(sig))) == 1
+	k.pool.Put(st)
+	return ok
+}
+
+func (k *key) unsign(signed string) (string, error) {
+	dot := strings.LastIndexByte(signed, '.')
+	if dot < 0 {
+		return "", fmt.Errorf("%w: no signature", ErrMalformed)
+	}
+	value, sig := signed[:dot], signed[dot+1:]
+	if len(sig) != SignatureLen || !k.verify(value, sig) {
+		return "", ErrBadSignature
+	}
+	return value, nil
+}
