@@ -1,0 +1,388 @@
+package sessionbridge
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/sessionbridge/sessionbridge/cookiesig"
+	"github.com/sessionbridge/sessionbridge/sessionjson"
+)
+
+// DefaultCookieName is express-session's default cookie name.
+const DefaultCookieName = "connect.sid"
+
+// Errors from loading a session. A request without a valid session gets an
+// error wrapping ErrNoSession and the precise reason (a cookiesig sentinel,
+// ErrNotFound or ErrExpired); a store that failed gets ErrStore. Neither
+// error string contains the cookie, the session id or a secret.
+var (
+	// ErrNoSession means the request carries no valid session: no cookie,
+	// an unsigned or forged one, or one whose session is gone or expired.
+	// It is the "not logged in" answer, never a failure.
+	ErrNoSession = errors.New("sessionbridge: no valid session")
+	// ErrExpired means the store returned a session whose cookie.expires
+	// has passed (a store without TTL keeps such records; Node would revive
+	// them, Go does not).
+	ErrExpired = errors.New("sessionbridge: session expired")
+	// ErrStore means the store failed or returned a record that is not a
+	// valid express-session record. Treat it as an outage, not as a logout.
+	ErrStore = errors.New("sessionbridge: session store error")
+)
+
+// CookieOptions are express-session's cookie options, used for sessions Go
+// creates. The zero value is express-session's default: a browser-session
+// cookie with path "/" and HttpOnly.
+type CookieOptions struct {
+	// MaxAge is the session lifetime; 0 makes a browser-session cookie
+	// (originalMaxAge null), which stores keep for their default ttl.
+	MaxAge time.Duration
+	// Path defaults to "/".
+	Path string
+	// Domain is left out when empty.
+	Domain string
+	// HTTPOnly defaults to true; set it to a false value to turn it off.
+	HTTPOnly *bool
+	// Secure cookies are only sent over HTTPS (see Config.TrustProxy).
+	Secure bool
+	// SameSite is left out when nil.
+	SameSite *sessionjson.SameSite
+	// Partitioned adds the Partitioned attribute.
+	Partitioned bool
+	// Priority is "low", "medium" or "high", or empty.
+	Priority string
+}
+
+// Config configures a [Bridge]. Secrets and Store are required.
+type Config struct {
+	// CookieName is the session cookie's name; default "connect.sid".
+	CookieName string
+	// Secrets are express-session's secret list: the first signs new
+	// cookies, every one verifies (rotation). None may be empty.
+	Secrets []string
+	// Store holds the sessions, shared with Node.
+	Store Store
+	// Cookie are the options for sessions Go creates.
+	Cookie CookieOptions
+	// TrustProxy makes X-Forwarded-Proto count when deciding whether a
+	// request is HTTPS (express-session's proxy option).
+	TrustProxy bool
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Logger receives store failures (never ids, cookies or secrets);
+	// default slog.Default().
+	Logger *slog.Logger
+	// MaxHeaderBytes caps the Cookie header accepted; default
+	// cookiesig.DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+	// ErrorHandler answers requests whose session could not be loaded
+	// because of a store failure. Default: 503 Service Unavailable.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// Bridge loads and writes express-session sessions for Go handlers. It is
+// safe for concurrent use.
+type Bridge struct {
+	name    string
+	signer  *cookiesig.Signer
+	store   Store
+	cookie  CookieOptions
+	trust   bool
+	now     func() time.Time
+	log     *slog.Logger
+	maxHdr  int
+	onError func(http.ResponseWriter, *http.Request, error)
+}
+
+// Session is a loaded or new session: its id and its record.
+type Session struct {
+	// ID is the session id (the store key), never shown in errors or logs.
+	ID string
+	*sessionjson.Session
+}
+
+// New returns a Bridge for cfg.
+func New(cfg Config) (*Bridge, error) {
+	signer, err := cookiesig.NewSigner(cfg.Secrets...)
+	if err != nil {
+		return nil, fmt.Errorf("sessionbridge: %w", err)
+	}
+	if cfg.Store == nil {
+		return nil, errors.New("sessionbridge: a Store is required")
+	}
+	b := &Bridge{
+		name:    cfg.CookieName,
+		signer:  signer,
+		store:   cfg.Store,
+		cookie:  cfg.Cookie,
+		trust:   cfg.TrustProxy,
+		now:     cfg.Now,
+		log:     cfg.Logger,
+		maxHdr:  cfg.MaxHeaderBytes,
+		onError: cfg.ErrorHandler,
+	}
+	if b.name == "" {
+		b.name = DefaultCookieName
+	}
+	if b.now == nil {
+		b.now = time.Now
+	}
+	if b.log == nil {
+		b.log = slog.Default()
+	}
+	if b.maxHdr == 0 {
+		b.maxHdr = cookiesig.DefaultMaxHeaderBytes
+	}
+	if b.onError == nil {
+		b.onError = func(w http.ResponseWriter, _ *http.Request, _ error) {
+			http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
+		}
+	}
+	if b.cookie.Path == "" {
+		b.cookie.Path = "/"
+	}
+	return b, nil
+}
+
+// CookieName returns the session cookie's name.
+func (b *Bridge) CookieName() string { return b.name }
+
+// Signer returns the bridge's signer (the configured secrets).
+func (b *Bridge) Signer() *cookiesig.Signer { return b.signer }
+
+// Store returns the bridge's store.
+func (b *Bridge) Store() Store { return b.store }
+
+// SessionID returns the verified session id carried by r's Cookie header,
+// or an error wrapping ErrNoSession and the cookiesig reason.
+func (b *Bridge) SessionID(r *http.Request) (string, error) {
+	return b.SessionIDFromHeader(cookieHeader(r))
+}
+
+// SessionIDFromHeader is SessionID for a raw Cookie header.
+func (b *Bridge) SessionIDFromHeader(header string) (string, error) {
+	sid, err := b.signer.SessionIDLimit(header, b.name, b.maxHdr)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNoSession, err)
+	}
+	return sid, nil
+}
+
+// cookieHeader joins a request's Cookie header lines the way Node does.
+func cookieHeader(r *http.Request) string {
+	lines := r.Header["Cookie"]
+	switch len(lines) {
+	case 0:
+		return ""
+	case 1:
+		return lines[0]
+	}
+	return strings.Join(lines, "; ")
+}
+
+// Load returns the session of the request: cookie, signature, store, expiry.
+// Errors wrap ErrNoSession (with the reason: a cookiesig sentinel,
+// ErrNotFound or ErrExpired) or ErrStore.
+func (b *Bridge) Load(r *http.Request) (*Session, error) {
+	sid, err := b.SessionID(r)
+	if err != nil {
+		return nil, err
+	}
+	return b.LoadID(r.Context(), sid)
+}
+
+// LoadID loads a session by an id that was already verified (from a signed
+// cookie). Never pass an id a client sent unsigned.
+func (b *Bridge) LoadID(ctx context.Context, sid string) (*Session, error) {
+	rec, err := b.store.Get(ctx, sid)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, fmt.Errorf("%w: %w", ErrNoSession, ErrNotFound)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", ErrStore, err)
+	case rec == nil:
+		return nil, fmt.Errorf("%w: store returned no session and no error", ErrStore)
+	}
+	if rec.Expired(b.now()) {
+		return nil, fmt.Errorf("%w: %w", ErrNoSession, ErrExpired)
+	}
+	return &Session{ID: sid, Session: rec}, nil
+}
+
+// NewSession creates a session the way express-session's generate() does: a
+// fresh id (uid-safe: 24 random bytes, base64url, 32 characters) and a
+// cookie from the configured options. It is not stored until Save.
+func (b *Bridge) NewSession() (*Session, error) {
+	sid, err := NewID()
+	if err != nil {
+		return nil, err
+	}
+	return &Session{ID: sid, Session: sessionjson.New(b.newCookie())}, nil
+}
+
+// NewID returns a session id as uid-safe's sync(24) makes it.
+func NewID() (string, error) {
+	var buf [24]byte
+	if _, err := rand.Read(buf[:]); err != nil {
+		return "", fmt.Errorf("sessionbridge: session id: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(buf[:]), nil
+}
+
+func (b *Bridge) newCookie() sessionjson.Cookie {
+	o := b.cookie
+	c := sessionjson.NewCookie(b.now(), o.MaxAge)
+	path := o.Path
+	c.Path = &path
+	if o.HTTPOnly != nil {
+		v := *o.HTTPOnly
+		c.HTTPOnly = &v
+	}
+	if o.Domain != "" {
+		d := o.Domain
+		c.Domain = &d
+	}
+	if o.Secure {
+		t := true
+		c.Secure = &t
+	}
+	if o.SameSite != nil {
+		s := *o.SameSite
+		c.SameSite = &s
+	}
+	if o.Partitioned {
+		t := true
+		c.Partitioned = &t
+	}
+	if o.Priority != "" {
+		p := o.Priority
+		c.Priority = &p
+	}
+	return c
+}
+
+// Save writes the session to the store (express-session's save).
+func (b *Bridge) Save(ctx context.Context, s *Session) error {
+	if err := b.store.Set(ctx, s.ID, s.Session); err != nil {
+		return fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	return nil
+}
+
+// Touch resets the session's expiry from now and tells the store, as
+// express-session does for an unmodified session with resave off.
+func (b *Bridge) Touch(ctx context.Context, s *Session) error {
+	s.Session.Touch(b.now())
+	if err := b.store.Touch(ctx, s.ID, s.Session); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("%w: %w", ErrNoSession, ErrNotFound)
+		}
+		return fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	return nil
+}
+
+// Destroy removes the session from the store. Like express-session, it does
+// not clear the browser's cookie; the cookie then points at nothing.
+func (b *Bridge) Destroy(ctx context.Context, s *Session) error {
+	if err := b.store.Destroy(ctx, s.ID); err != nil {
+		return fmt.Errorf("%w: %w", ErrStore, err)
+	}
+	return nil
+}
+
+// Regenerate destroys s in the store and returns a new, empty, unsaved
+// session with a fresh id and cookie (express-session's regenerate).
+func (b *Bridge) Regenerate(ctx context.Context, s *Session) (*Session, error) {
+	if err := b.Destroy(ctx, s); err != nil {
+		return nil, err
+	}
+	return b.NewSession()
+}
+
+// SetCookie returns the Set-Cookie header value express-session sends for
+// the session: name=s%3A<signed id>; Path=/; Expires=...; HttpOnly ...
+func (b *Bridge) SetCookie(s *Session) (string, error) {
+	return s.Cookie.SetCookie(b.name, b.signer.CookieValue(s.ID))
+}
+
+// WriteCookie adds the session's Set-Cookie header to w. Like
+// express-session, it sends nothing for a Secure cookie on a request that is
+// not HTTPS (r.TLS set, or X-Forwarded-Proto https with TrustProxy).
+func (b *Bridge) WriteCookie(w http.ResponseWriter, r *http.Request, s *Session) error {
+	if s.Cookie.Secure != nil && *s.Cookie.Secure && !b.isSecure(r) {
+		return nil
+	}
+	h, err := b.SetCookie(s)
+	if err != nil {
+		return err
+	}
+	w.Header().Add("Set-Cookie", h)
+	return nil
+}
+
+func (b *Bridge) isSecure(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if !b.trust {
+		return false
+	}
+	proto := r.Header.Get("X-Forwarded-Proto")
+	if i := strings.IndexByte(proto, ','); i >= 0 {
+		proto = proto[:i]
+	}
+	return strings.EqualFold(strings.TrimSpace(proto), "https")
+}
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying s.
+func NewContext(ctx context.Context, s *Session) context.Context {
+	return context.WithValue(ctx, ctxKey{}, s)
+}
+
+// FromContext returns the session the middleware put in ctx, if any.
+func FromContext(ctx context.Context) (*Session, bool) {
+	s, ok := ctx.Value(ctxKey{}).(*Session)
+	return s, ok && s != nil
+}
+
+// Middleware loads the request's session and puts it in the request context
+// ([FromContext]). A request without a valid session goes on without one; a
+// store failure is answered by Config.ErrorHandler (503 by default) and
+// logged, so an outage is never served as "logged out".
+func (b *Bridge) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := b.Load(r)
+		switch {
+		case err == nil:
+			r = r.WithContext(NewContext(r.Context(), s))
+		case errors.Is(err, ErrNoSession):
+		default:
+			b.log.LogAttrs(r.Context(), slog.LevelError, "session store failed",
+				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+			b.onError(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// RequireSession is like Middleware but answers 401 Unauthorized to a
+// request without a valid session.
+func (b *Bridge) RequireSession(next http.Handler) http.Handler {
+	return b.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := FromContext(r.Context()); !ok {
+			http.Error(w, "no valid session", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+}

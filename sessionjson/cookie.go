@@ -1,0 +1,480 @@
+package sessionjson
+
+import (
+	"fmt"
+	"math"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// ExpiresLayout is how JavaScript's Date.prototype.toISOString, and so
+// express-session, writes cookie.expires: UTC, exactly three decimals.
+const ExpiresLayout = "2006-01-02T15:04:05.000Z"
+
+// SameSite is the cookie's sameSite option as express-session stores it:
+// a boolean or a string. Use the predefined values.
+type SameSite struct {
+	// Mode is the string form ("lax", "strict", "none", in any case), or ""
+	// when the option is a boolean.
+	Mode string
+	// Bool is the boolean form, used when Mode is "".
+	Bool bool
+}
+
+// The sameSite values express-session accepts. true means Strict.
+var (
+	SameSiteTrue   = SameSite{Bool: true}
+	SameSiteFalse  = SameSite{Bool: false}
+	SameSiteLax    = SameSite{Mode: "lax"}
+	SameSiteStrict = SameSite{Mode: "strict"}
+	SameSiteNone   = SameSite{Mode: "none"}
+)
+
+// Cookie is the "cookie" member of an express-session record, the data of
+// express-session's Cookie class. A nil pointer is a field Node leaves out
+// (undefined), except OriginalMaxAge and Expires, for which nil is null: a
+// browser-session cookie. When Go changes a cookie it is written back with
+// exactly the keys and key order of Cookie.prototype.toJSON:
+// originalMaxAge, partitioned, priority, expires, secure, httpOnly, domain,
+// path, sameSite.
+type Cookie struct {
+	// OriginalMaxAge is the cookie's lifetime in milliseconds, or nil for a
+	// browser-session cookie.
+	OriginalMaxAge *int64
+	// Expires is when the session expires, or nil for a browser-session
+	// cookie (the store's default lifetime applies).
+	Expires     *time.Time
+	Partitioned *bool
+	Priority    *string
+	Secure      *bool
+	HTTPOnly    *bool
+	Domain      *string
+	Path        *string
+	SameSite    *SameSite
+
+	// nulls marks optional fields stored as an explicit JSON null;
+	// absent marks originalMaxAge and expires missing altogether.
+	nulls, absent uint16
+}
+
+// Field bits, in toJSON order.
+const (
+	fOriginalMaxAge = 1 << iota
+	fPartitioned
+	fPriority
+	fExpires
+	fSecure
+	fHTTPOnly
+	fDomain
+	fPath
+	fSameSite
+)
+
+var cookieKeys = [...]string{"originalMaxAge", "partitioned", "priority", "expires", "secure", "httpOnly", "domain", "path", "sameSite"}
+
+// NewCookie returns the cookie express-session creates from its default
+// options at time now: path "/", httpOnly true, and, when maxAge is
+// positive, originalMaxAge = maxAge and expires = now + maxAge; otherwise a
+// browser-session cookie (both null). Set the other fields as needed.
+func NewCookie(now time.Time, maxAge time.Duration) Cookie {
+	path, httpOnly := "/", true
+	c := Cookie{Path: &path, HTTPOnly: &httpOnly}
+	if maxAge > 0 {
+		ms := maxAge.Milliseconds()
+		c.OriginalMaxAge = &ms
+		c.Touch(now)
+	}
+	return c
+}
+
+// Touch does what express-session does to every session it answers:
+// expires = now + originalMaxAge, truncated to the millisecond. A
+// browser-session cookie (OriginalMaxAge nil) keeps expires null.
+func (c *Cookie) Touch(now time.Time) {
+	if c.OriginalMaxAge == nil {
+		// maxAge = originalMaxAge: null keeps expires null; a missing
+		// originalMaxAge (undefined) makes expires undefined too.
+		c.Expires = nil
+		if c.absent&fOriginalMaxAge != 0 {
+			c.absent |= fExpires
+		}
+		return
+	}
+	t := time.UnixMilli(now.UnixMilli() + *c.OriginalMaxAge).UTC()
+	c.Expires = &t
+	c.absent &^= fExpires
+}
+
+// Expired reports whether the session has expired at now: expires is set and
+// not after now (MemoryStore's rule, expires <= now).
+func (c *Cookie) Expired(now time.Time) bool {
+	return c.Expires != nil && !now.Before(*c.Expires)
+}
+
+// MaxAge returns the time left until expires, and false for a
+// browser-session cookie.
+func (c *Cookie) MaxAge(now time.Time) (time.Duration, bool) {
+	if c.Expires == nil {
+		return 0, false
+	}
+	return c.Expires.Sub(now), true
+}
+
+func (c *Cookie) equal(d *Cookie) bool {
+	return eqPtr(c.OriginalMaxAge, d.OriginalMaxAge) &&
+		eqTime(c.Expires, d.Expires) &&
+		eqPtr(c.Partitioned, d.Partitioned) && eqPtr(c.Priority, d.Priority) &&
+		eqPtr(c.Secure, d.Secure) && eqPtr(c.HTTPOnly, d.HTTPOnly) &&
+		eqPtr(c.Domain, d.Domain) && eqPtr(c.Path, d.Path) &&
+		eqPtr(c.SameSite, d.SameSite) && c.nulls == d.nulls && c.absent == d.absent
+}
+
+func eqPtr[T comparable](a, b *T) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+func eqTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.UnixMilli() == b.UnixMilli()
+}
+
+// clone returns a deep copy, so a decoded cookie can be compared with the
+// caller's (possibly changed) copy.
+func (c Cookie) clone() Cookie {
+	d := c
+	d.OriginalMaxAge = clonePtr(c.OriginalMaxAge)
+	d.Expires = clonePtr(c.Expires)
+	d.Partitioned = clonePtr(c.Partitioned)
+	d.Priority = clonePtr(c.Priority)
+	d.Secure = clonePtr(c.Secure)
+	d.HTTPOnly = clonePtr(c.HTTPOnly)
+	d.Domain = clonePtr(c.Domain)
+	d.Path = clonePtr(c.Path)
+	d.SameSite = clonePtr(c.SameSite)
+	return d
+}
+
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
+}
+
+// appendJSON writes the cookie as Cookie.prototype.toJSON + JSON.stringify.
+func (c *Cookie) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	n := 0
+	field := func(name string) {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = append(b, '"')
+		b = append(b, name...)
+		b = append(b, '"', ':')
+	}
+	optional := func(bit uint16, set bool, write func()) {
+		switch {
+		case set:
+			field(cookieKeys[bitIndex(bit)])
+			write()
+		case c.nulls&bit != 0:
+			field(cookieKeys[bitIndex(bit)])
+			b = append(b, "null"...)
+		}
+	}
+	if c.OriginalMaxAge != nil || c.absent&fOriginalMaxAge == 0 {
+		field("originalMaxAge")
+		if c.OriginalMaxAge == nil {
+			b = append(b, "null"...)
+		} else {
+			b = strconv.AppendInt(b, *c.OriginalMaxAge, 10)
+		}
+	}
+	optional(fPartitioned, c.Partitioned != nil, func() { b = strconv.AppendBool(b, *c.Partitioned) })
+	optional(fPriority, c.Priority != nil, func() { b = appendString(b, *c.Priority) })
+	if c.Expires != nil || c.absent&fExpires == 0 {
+		field("expires")
+		if c.Expires == nil {
+			b = append(b, "null"...)
+		} else {
+			b = append(b, '"')
+			b = c.Expires.UTC().AppendFormat(b, ExpiresLayout)
+			b = append(b, '"')
+		}
+	}
+	optional(fSecure, c.Secure != nil, func() { b = strconv.AppendBool(b, *c.Secure) })
+	optional(fHTTPOnly, c.HTTPOnly != nil, func() { b = strconv.AppendBool(b, *c.HTTPOnly) })
+	optional(fDomain, c.Domain != nil, func() { b = appendString(b, *c.Domain) })
+	optional(fPath, c.Path != nil, func() { b = appendString(b, *c.Path) })
+	optional(fSameSite, c.SameSite != nil, func() {
+		if c.SameSite.Mode != "" {
+			b = appendString(b, c.SameSite.Mode)
+		} else {
+			b = strconv.AppendBool(b, c.SameSite.Bool)
+		}
+	})
+	return append(b, '}')
+}
+
+func bitIndex(bit uint16) int {
+	i := 0
+	for bit > 1 {
+		bit >>= 1
+		i++
+	}
+	return i
+}
+
+// appendString writes s as a JSON string the way JSON.stringify does
+// (invalid UTF-8 becomes U+FFFD, as it would in a JavaScript string).
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < 0x80 && c != '"' && c != '\\' {
+			b = append(b, c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		b = appendCodeUnit(b, r) // RuneError for invalid bytes is U+FFFD
+		i += size
+	}
+	return append(b, '"')
+}
+
+// decodeCookie reads the cookie object at data[start:end] (validated JSON).
+func decodeCookie(data []byte) (Cookie, error) {
+	// new Cookie(sess.cookie) starts from path "/", httpOnly true and
+	// expires null, then copies what the record holds; a missing
+	// originalMaxAge stays undefined.
+	var c Cookie
+	c.absent = fOriginalMaxAge
+	seen := uint16(0)
+	err := eachMember(data, func(key string, v []byte) error {
+		bit := uint16(0)
+		for i, k := range cookieKeys {
+			if k == key {
+				bit = 1 << i
+				break
+			}
+		}
+		if bit == 0 {
+			return nil // unknown key: Node drops it when it rewrites the cookie
+		}
+		if seen&bit != 0 {
+			return fmt.Errorf("%w: cookie.%s", ErrDuplicateKey, key)
+		}
+		seen |= bit
+		c.absent &^= bit
+		if string(v) == "null" {
+			if bit != fOriginalMaxAge && bit != fExpires {
+				c.nulls |= bit
+			}
+			return nil
+		}
+		bad := func(want string) error {
+			return fmt.Errorf("%w: cookie.%s is not %s", ErrBadCookie, key, want)
+		}
+		switch bit {
+		case fOriginalMaxAge:
+			n, err := strconv.ParseInt(string(v), 10, 64)
+			if err != nil {
+				f, ferr := strconv.ParseFloat(string(v), 64)
+				if ferr != nil || v[0] == '"' || f != math.Trunc(f) || math.Abs(f) > 1<<62 {
+					return bad("an integer number of milliseconds or null")
+				}
+				n = int64(f)
+			}
+			c.OriginalMaxAge = &n
+		case fExpires:
+			if v[0] != '"' {
+				return bad("a date string or null")
+			}
+			t, err := parseDate(unquote(v, true))
+			if err != nil {
+				return bad("a date string or null")
+			}
+			c.Expires = &t
+		case fPartitioned, fSecure, fHTTPOnly:
+			bv, ok := parseBool(v)
+			if !ok {
+				return bad("a boolean")
+			}
+			switch bit {
+			case fPartitioned:
+				c.Partitioned = &bv
+			case fSecure:
+				c.Secure = &bv
+			default:
+				c.HTTPOnly = &bv
+			}
+		case fPriority, fDomain, fPath:
+			if v[0] != '"' {
+				return bad("a string")
+			}
+			s := unquote(v, true)
+			switch bit {
+			case fPriority:
+				c.Priority = &s
+			case fDomain:
+				c.Domain = &s
+			default:
+				c.Path = &s
+			}
+		case fSameSite:
+			if bv, ok := parseBool(v); ok {
+				c.SameSite = &SameSite{Bool: bv}
+			} else if v[0] == '"' {
+				c.SameSite = &SameSite{Mode: unquote(v, true)}
+			} else {
+				return bad("a boolean or a string")
+			}
+		}
+		return nil
+	})
+	if seen&fPath == 0 {
+		p := "/"
+		c.Path = &p
+	}
+	if seen&fHTTPOnly == 0 {
+		t := true
+		c.HTTPOnly = &t
+	}
+	return c, err
+}
+
+func parseBool(v []byte) (bool, bool) {
+	switch string(v) {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	return false, false
+}
+
+// parseDate accepts the forms JavaScript's Date parses that a session store
+// plausibly holds: ISO 8601 (toISOString and RFC 3339 with any offset or
+// fraction), a date alone (UTC midnight), and toUTCString's form.
+func parseDate(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse("2006-01-02T15:04Z07:00", s); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(http.TimeFormat, s)
+	return t.UTC(), err
+}
+
+var (
+	cookieNameRe   = regexp.MustCompile("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$")
+	domainValueRe  = regexp.MustCompile(`(?i)^([.]?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+	pathValueRe    = regexp.MustCompile(`^[\x20-\x3A\x3D-\x7E]*$`)
+	priorityValues = map[string]string{"low": "Low", "medium": "Medium", "high": "High"}
+)
+
+// SetCookie returns the Set-Cookie header value express-session sends for
+// this cookie: npm cookie 0.7's serialize(name, value, cookie.data), with
+// attributes in its order (Domain, Path, Expires, HttpOnly, Secure,
+// Partitioned, Priority, SameSite), Expires in toUTCString form and never a
+// Max-Age. encodedValue must already be URL-encoded (see
+// cookiesig.Signer.CookieValue). It returns [ErrInvalidCookieOption] where
+// serialize throws.
+func (c *Cookie) SetCookie(name, encodedValue string) (string, error) {
+	if !cookieNameRe.MatchString(name) {
+		return "", fmt.Errorf("%w: cookie name", ErrInvalidCookieOption)
+	}
+	if !validCookieValue(encodedValue) {
+		return "", fmt.Errorf("%w: cookie value", ErrInvalidCookieOption)
+	}
+	var b strings.Builder
+	b.Grow(len(name) + len(encodedValue) + 96)
+	b.WriteString(name)
+	b.WriteByte('=')
+	b.WriteString(encodedValue)
+	if c.Domain != nil && *c.Domain != "" {
+		if !domainValueRe.MatchString(*c.Domain) {
+			return "", fmt.Errorf("%w: domain", ErrInvalidCookieOption)
+		}
+		b.WriteString("; Domain=")
+		b.WriteString(*c.Domain)
+	}
+	if c.Path != nil && *c.Path != "" {
+		if !pathValueRe.MatchString(*c.Path) {
+			return "", fmt.Errorf("%w: path", ErrInvalidCookieOption)
+		}
+		b.WriteString("; Path=")
+		b.WriteString(*c.Path)
+	}
+	if c.Expires != nil {
+		b.WriteString("; Expires=")
+		b.WriteString(c.Expires.UTC().Format(http.TimeFormat))
+	}
+	if c.HTTPOnly != nil && *c.HTTPOnly {
+		b.WriteString("; HttpOnly")
+	}
+	if c.Secure != nil && *c.Secure {
+		b.WriteString("; Secure")
+	}
+	if c.Partitioned != nil && *c.Partitioned {
+		b.WriteString("; Partitioned")
+	}
+	if c.Priority != nil && *c.Priority != "" {
+		p, ok := priorityValues[strings.ToLower(*c.Priority)]
+		if !ok {
+			return "", fmt.Errorf("%w: priority", ErrInvalidCookieOption)
+		}
+		b.WriteString("; Priority=")
+		b.WriteString(p)
+	}
+	if s := c.SameSite; s != nil && (s.Mode != "" || s.Bool) {
+		switch strings.ToLower(s.Mode) {
+		case "":
+			b.WriteString("; SameSite=Strict") // true
+		case "lax":
+			b.WriteString("; SameSite=Lax")
+		case "strict":
+			b.WriteString("; SameSite=Strict")
+		case "none":
+			b.WriteString("; SameSite=None")
+		default:
+			return "", fmt.Errorf("%w: sameSite", ErrInvalidCookieOption)
+		}
+	}
+	return b.String(), nil
+}
+
+// validCookieValue is cookie 0.7's cookieValueRegExp,
+// /^("?)[\u0021\u0023-\u002B\u002D-\u003A\u003C-\u005B\u005D-\u007E]*\1$/.
+func validCookieValue(v string) bool {
+	if strings.HasPrefix(v, `"`) {
+		if len(v) < 2 || !strings.HasSuffix(v, `"`) {
+			return false
+		}
+		v = v[1 : len(v)-1]
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < 0x21 || c > 0x7E || c == '"' || c == ',' || c == ';' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
