@@ -113,11 +113,11 @@ func TestSessionIDErrors(t *testing.T) {
 
 func TestEncodeURIComponent(t *testing.T) {
 	cases := map[string]string{
-		"s:abc.x+y/z=":   "s%3Aabc.x%2By%2Fz%3D",
-		"-_.!~*'()":      "-_.!~*'()",
+		"s:abc.x+y/z=":  "s%3Aabc.x%2By%2Fz%3D",
+		"-_.!~*'()":     "-_.!~*'()",
 		"a b;c,d\"e\\f": "a%20b%3Bc%2Cd%22e%5Cf",
-		"é😀":             "%C3%A9%F0%9F%98%80",
-		"":               "",
+		"é😀":            "%C3%A9%F0%9F%98%80",
+		"":              "",
 	}
 	for in, want := range cases {
 		if got := cookiesig.EncodeURIComponent(in); got != want {

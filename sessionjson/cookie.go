@@ -111,13 +111,13 @@ func (c *Cookie) Touch(now time.Time) {
 
 // Expired reports whether the session has expired at now: expires is set and
 // not after now (MemoryStore's rule, expires <= now).
-func (c *Cookie) Expired(now time.Time) bool {
+func (c Cookie) Expired(now time.Time) bool {
 	return c.Expires != nil && !now.Before(*c.Expires)
 }
 
 // MaxAge returns the time left until expires, and false for a
 // browser-session cookie.
-func (c *Cookie) MaxAge(now time.Time) (time.Duration, bool) {
+func (c Cookie) MaxAge(now time.Time) (time.Duration, bool) {
 	if c.Expires == nil {
 		return 0, false
 	}
@@ -397,7 +397,7 @@ var (
 // Max-Age. encodedValue must already be URL-encoded (see
 // cookiesig.Signer.CookieValue). It returns [ErrInvalidCookieOption] where
 // serialize throws.
-func (c *Cookie) SetCookie(name, encodedValue string) (string, error) {
+func (c Cookie) SetCookie(name, encodedValue string) (string, error) {
 	if !cookieNameRe.MatchString(name) {
 		return "", fmt.Errorf("%w: cookie name", ErrInvalidCookieOption)
 	}

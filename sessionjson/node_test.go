@@ -1,0 +1,118 @@
+package sessionjson_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionbridge/sessionbridge/cookiesig"
+	"github.com/sessionbridge/sessionbridge/internal/nodetest"
+	"github.com/sessionbridge/sessionbridge/sessionjson"
+)
+
+// TestNodeReadsGoRecords builds random records in Go, hands each to a real
+// express-session (as the record a store returned), and requires that Node
+// loads it and writes back exactly the bytes Go wrote: same keys, same order,
+// same escaping, same cookie.
+func TestNodeReadsGoRecords(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 5))
+	signer, _ := cookiesig.NewSigner("keyboard cat")
+	const sid = "GoRecordSid_0123456789abcdefghij"
+	now := time.UnixMilli(1795000000777)
+	var ops []nodetest.Op
+	var want []string
+	for i := 0; i < 40; i++ {
+		maxAge := time.Duration(0)
+		if i%3 != 0 {
+			maxAge = time.Duration(1+r.IntN(100000)) * time.Second
+		}
+		c := sessionjson.NewCookie(now, maxAge)
+		if i%4 == 1 {
+			c.SameSite = &sessionjson.SameSiteLax
+			d := "example.com"
+			c.Domain = &d
+		}
+		s := sessionjson.New(c)
+		for k := 0; k < 1+r.IntN(6); k++ {
+			if err := s.Set(randKey(r), randValue(r, 3)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%5 == 0 {
+			_ = s.Set("passport", map[string]any{"user": r.IntN(1000)})
+		}
+		rec, err := s.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, string(rec))
+		ops = append(ops, nodetest.Op{Op: "load", Args: map[string]any{
+			"name": "connect.sid", "secrets": []string{"keyboard cat"},
+			"cookie": signer.CookieValue(sid), "now": now.UnixMilli(),
+			"record": string(rec), "resave": true,
+		}})
+	}
+	res := nodetest.Oracle(t, ops)
+	confirmed := 0
+	for i, rr := range res {
+		var v struct {
+			Loaded  bool
+			Session *string
+			Stored  *string
+		}
+		rr.Decode(t, &v)
+		switch {
+		case !v.Loaded || v.Session == nil || v.Stored == nil:
+			t.Errorf("record %d: Node did not load it: %s", i, rr.Value)
+		case *v.Session != want[i]:
+			t.Errorf("record %d: Node reads\n %s\nGo wrote\n %s", i, *v.Session, want[i])
+		case *v.Stored != want[i]:
+			t.Errorf("record %d: Node writes back\n %s\nGo wrote\n %s", i, *v.Stored, want[i])
+		default:
+			confirmed++
+		}
+	}
+	t.Logf("Node confirmed %d of %d Go-encoded records byte for byte", confirmed, len(ops))
+}
+
+var keyPool = []string{"a", "user", "cart", "10", "2", "0", "01", "-1", "é", "emoji😀", "line\u2028sep", "q\"uote", "back\\slash", "<tag>", "4294967295"}
+
+func randKey(r *rand.Rand) string { return keyPool[r.IntN(len(keyPool))] }
+
+func randString(r *rand.Rand) string {
+	parts := []string{"a", "Z", "é", "日本", "😀", "\u2028", "\u2029", "<", ">", "&", "\"", "\\", "/", "\n", "\t", "\x00", "\x1f", "\x7f", "\u0085", " "}
+	var b strings.Builder
+	for i := 0; i < r.IntN(8); i++ {
+		b.WriteString(parts[r.IntN(len(parts))])
+	}
+	return b.String()
+}
+
+func randValue(r *rand.Rand, depth int) any {
+	switch n := r.IntN(9); {
+	case n == 0:
+		return nil
+	case n == 1:
+		return r.IntN(2) == 0
+	case n == 2:
+		return r.IntN(1<<40) - 1<<39
+	case n == 3:
+		return []float64{1.5, 0.1, 1e21, 1e-7, 123.456, 2.5e-10}[r.IntN(6)]
+	case n <= 5 || depth == 0:
+		return randString(r)
+	case n == 6:
+		a := make([]any, r.IntN(4))
+		for i := range a {
+			a[i] = randValue(r, depth-1)
+		}
+		return a
+	default:
+		m := map[string]any{}
+		for i := 0; i < r.IntN(4); i++ {
+			m[fmt.Sprint(randKey(r))] = randValue(r, depth-1)
+		}
+		return m
+	}
+}
