@@ -68,12 +68,13 @@ const STORE_TIMEOUT_MS = Number(env.STORE_TIMEOUT_MS || 10000);
 if (!['id', 'object'].includes(USER_SERIALIZE)) fail(`USER_SERIALIZE must be "id" or "object" (got ${USER_SERIALIZE})`);
 
 // ---------------------------------------------------------------- stores
-// Each builder returns { store, ready: Promise, close: async () => {}, healthy: () => bool }.
+// Each builder returns a holder { store (set by the time ready resolves), what (for messages),
+// ready: Promise, abort(), close: async fn, healthy(): bool }; retry() also sets aborted/lastError.
 
-function withTimeout(promise, ms, what) {
+function withTimeout(promise, ms, lastErr) {
   let t;
   const timeout = new Promise((_, reject) => {
-    t = setTimeout(() => reject(new Error(`not reachable within ${ms} ms${what ? ' (last error: ' + what() + ')' : ''}`)), ms);
+    t = setTimeout(() => reject(new Error(`not reachable within ${ms} ms (last error: ${lastErr()})`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(t));
 }
@@ -447,30 +448,7 @@ async function main() {
   const build = builders[STORE];
   if (!build) fail(`unknown STORE ${JSON.stringify(STORE)}; want one of ${Object.keys(builders).join(' | ')}`);
   let holder;
-  try {
-    holder = build();
-  } catch (err) {
-    fail(`cannot create the session store STORE=${STORE}`, err && err.message ? err.message : err);
-  }
-  try {
-    await withTimeout(holder.ready, STORE_TIMEOUT_MS, () => (holder.lastError ? holder.lastError.message : 'none'));
-  } catch (err) {
-    holder.aborted = true;
-    holder.abort();
-    fail(`session store not ready: STORE=${STORE} (${holder.what})`, err && err.message ? err.message : err);
-  }
-  log(`store ready: ${holder.what}`);
-
-  const app = buildApp(holder);
-  const server = app.listen(PORT, HOST);
-  server.on('error', (err) => fail(`cannot listen on ${HOST}:${PORT}`, err.message));
-  server.on('listening', () => {
-    const port = server.address().port;
-    let shown = HOST === '0.0.0.0' || HOST === '::' ? '127.0.0.1' : HOST;
-    if (shown.includes(':')) shown = `[${shown}]`;
-    writeOut(`LISTENING http://${shown}:${port}\n`);
-  });
-
+  let server;
   let closing = false;
   const shutdown = (sig) => {
     if (closing) return;
@@ -480,18 +458,49 @@ async function main() {
       log('shutdown timed out; exiting');
       process.exit(0);
     }, 3000).unref();
-    server.close(async () => {
+    const closeStore = async () => {
       try {
-        await holder.close();
+        if (holder) {
+          holder.aborted = true;
+          await holder.close();
+        }
       } catch (err) {
         log('closing store failed:', err && err.message ? err.message : err);
       }
       process.exit(0);
-    });
+    };
+    if (!server) return void closeStore(); // signal during startup
+    server.close(closeStore);
     server.closeAllConnections();
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+
+  try {
+    holder = build();
+  } catch (err) {
+    fail(`cannot create the session store STORE=${STORE}`, err && err.message ? err.message : err);
+  }
+  try {
+    await withTimeout(holder.ready, STORE_TIMEOUT_MS, () => (holder.lastError ? holder.lastError.message : 'none'));
+  } catch (err) {
+    if (closing) return;
+    holder.aborted = true;
+    holder.abort();
+    fail(`session store not ready: STORE=${STORE} (${holder.what})`, err && err.message ? err.message : err);
+  }
+  if (closing) return;
+  log(`store ready: ${holder.what}`);
+
+  const app = buildApp(holder);
+  server = app.listen(PORT, HOST);
+  server.on('error', (err) => fail(`cannot listen on ${HOST}:${PORT}`, err.message));
+  server.on('listening', () => {
+    const port = server.address().port;
+    let shown = HOST === '0.0.0.0' || HOST === '::' ? '127.0.0.1' : HOST;
+    if (shown.includes(':')) shown = `[${shown}]`;
+    writeOut(`LISTENING http://${shown}:${port}\n`);
+  });
 }
 
 process.on('unhandledRejection', (err) => log('unhandled rejection:', err && err.stack ? err.stack : err));
