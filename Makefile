@@ -11,7 +11,7 @@ FUZZTIME ?= 3m
 ## including the Node-backed checks (installs testdata/node deps if needed).
 # -v so the Node-backed tests can say what Node confirmed; the filter drops
 # only the per-test RUN/PASS chatter.
-test: vet node-deps fixtures-check
+test: vet node-deps fixtures-check services
 	@set -o pipefail; $(GO) test -race -count=1 -v ./... 2>&1 | \
 	  grep -Ev '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- PASS|PASS$$)'
 

@@ -98,6 +98,8 @@ type Bridge struct {
 	log     *slog.Logger
 	maxHdr  int
 	onError func(http.ResponseWriter, *http.Request, error)
+
+	storeExpires bool // the store enforces expiry (ExpiryEnforcer)
 }
 
 // Session is a loaded or new session: its id and its record.
@@ -126,6 +128,9 @@ func New(cfg Config) (*Bridge, error) {
 		log:     cfg.Logger,
 		maxHdr:  cfg.MaxHeaderBytes,
 		onError: cfg.ErrorHandler,
+	}
+	if e, ok := cfg.Store.(ExpiryEnforcer); ok {
+		b.storeExpires = e.EnforcesExpiry()
 	}
 	if b.name == "" {
 		b.name = DefaultCookieName
@@ -199,6 +204,11 @@ func (b *Bridge) Load(r *http.Request) (*Session, error) {
 
 // LoadID loads a session by an id that was already verified (from a signed
 // cookie). Never pass an id a client sent unsigned.
+//
+// Expiry: a store that expires sessions itself ([ExpiryEnforcer]) is
+// trusted, as Node trusts it; for any other store a session whose
+// cookie.expires has passed is refused with ErrExpired, even though the
+// store returned it and Node would revive it.
 func (b *Bridge) LoadID(ctx context.Context, sid string) (*Session, error) {
 	rec, err := b.store.Get(ctx, sid)
 	switch {
@@ -209,7 +219,7 @@ func (b *Bridge) LoadID(ctx context.Context, sid string) (*Session, error) {
 	case rec == nil:
 		return nil, fmt.Errorf("%w: store returned no session and no error", ErrStore)
 	}
-	if rec.Expired(b.now()) {
+	if !b.storeExpires && rec.Expired(b.now()) {
 		return nil, fmt.Errorf("%w: %w", ErrNoSession, ErrExpired)
 	}
 	return &Session{ID: sid, Session: rec}, nil

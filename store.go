@@ -38,6 +38,17 @@ type Store interface {
 	Destroy(ctx context.Context, sid string) error
 }
 
+// ExpiryEnforcer is implemented by stores that expire sessions themselves:
+// a Redis key TTL, connect-pg-simple's expire column, connect-mongo's
+// expires field. Their touch moves that expiry without rewriting the record,
+// so the record's cookie.expires may lag behind while the session is alive,
+// and Node relies on the store alone. When EnforcesExpiry reports true, the
+// Bridge does the same; otherwise (a store without TTL, such as Redis with
+// DisableTTL) it refuses any session whose cookie.expires has passed.
+type ExpiryEnforcer interface {
+	EnforcesExpiry() bool
+}
+
 // MemoryStore is an in-process [Store] for tests and examples, with the
 // semantics of express-session's MemoryStore (records kept as JSON text,
 // expired ones dropped on read). It is not shared with Node: use a real
@@ -53,6 +64,9 @@ type MemoryStore struct {
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{sessions: make(map[string][]byte), now: time.Now}
 }
+
+// EnforcesExpiry implements [ExpiryEnforcer]: Get drops expired records.
+func (m *MemoryStore) EnforcesExpiry() bool { return true }
 
 // SetClock replaces the store's clock (for tests).
 func (m *MemoryStore) SetClock(now func() time.Time) {

@@ -69,10 +69,9 @@ var (
 	checkErr  string
 )
 
-// Oracle runs ops through testdata/node/oracle-cli.js and returns the
-// answers in order. It skips (or fails in CI) when node or the installed
-// packages are missing.
-func Oracle(tb testing.TB, ops []Op) []Result {
+// RequireNode skips (or fails in CI) unless node and testdata/node's
+// packages are installed.
+func RequireNode(tb testing.TB) {
 	tb.Helper()
 	dir := filepath.Join(Root(tb), "testdata", "node")
 	checkOnce.Do(func() {
@@ -87,6 +86,15 @@ func Oracle(tb testing.TB, ops []Op) []Result {
 	if checkErr != "" {
 		Unavailable(tb, checkErr, "make node-deps (npm ci in testdata/node)")
 	}
+}
+
+// Oracle runs ops through testdata/node/oracle-cli.js and returns the
+// answers in order. It skips (or fails in CI) when node or the installed
+// packages are missing.
+func Oracle(tb testing.TB, ops []Op) []Result {
+	tb.Helper()
+	RequireNode(tb)
+	dir := filepath.Join(Root(tb), "testdata", "node")
 	in, err := json.Marshal(map[string]any{"ops": ops})
 	if err != nil {
 		tb.Fatal(err)

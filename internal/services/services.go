@@ -1,0 +1,110 @@
+// Package services finds the real servers the store tests talk to, on
+// 127.0.0.1 by default or where the environment says. A missing server
+// skips the test with the command that starts it, or fails it when CI is
+// set (see nodetest.Unavailable).
+package services
+
+import (
+	"net"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sessionbridge/sessionbridge/internal/nodetest"
+)
+
+const hint = "make services (scripts/services.sh)"
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func reachable(addr string) bool {
+	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+func need(tb testing.TB, what, addr string) {
+	tb.Helper()
+	if !reachable(addr) {
+		nodetest.Unavailable(tb, what+" at "+addr, hint)
+	}
+}
+
+// RedisAddr returns REDIS_ADDR (default 127.0.0.1:6379).
+func RedisAddr(tb testing.TB) string {
+	tb.Helper()
+	a := env("REDIS_ADDR", "127.0.0.1:6379")
+	need(tb, "Redis", a)
+	return a
+}
+
+// RedisClusterAddrs returns REDIS_CLUSTER_ADDRS (default the three masters
+// scripts/services.sh starts on 7001-7003).
+func RedisClusterAddrs(tb testing.TB) []string {
+	tb.Helper()
+	addrs := strings.Split(env("REDIS_CLUSTER_ADDRS", "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"), ",")
+	for _, a := range addrs {
+		need(tb, "Redis Cluster node", a)
+	}
+	return addrs
+}
+
+// PostgresURL returns PG_URL (default postgres://postgres@127.0.0.1:5432/postgres).
+func PostgresURL(tb testing.TB) string {
+	tb.Helper()
+	u := env("PG_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable")
+	need(tb, "PostgreSQL", hostOf(u, "127.0.0.1:5432"))
+	return u
+}
+
+// MemcachedAddr returns MEMCACHED_ADDR (default 127.0.0.1:11211).
+func MemcachedAddr(tb testing.TB) string {
+	tb.Helper()
+	a := env("MEMCACHED_ADDR", "127.0.0.1:11211")
+	need(tb, "memcached", a)
+	return a
+}
+
+// MongoURL returns MONGODB_URI (a real mongod) or MONGO_URL (default the
+// FerretDB server on 127.0.0.1:27017), and whether it is FerretDB.
+func MongoURL(tb testing.TB) (url string, ferret bool) {
+	tb.Helper()
+	if u := os.Getenv("MONGODB_URI"); u != "" {
+		return u, false
+	}
+	u := env("MONGO_URL", "mongodb://127.0.0.1:27017")
+	need(tb, "MongoDB-wire server (FerretDB)", hostOf(u, "127.0.0.1:27017"))
+	return u, true
+}
+
+// hostOf extracts host:port from a URL like scheme://user@host:port/db?x.
+func hostOf(u, def string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:]
+	}
+	if i := strings.IndexAny(u, "/?"); i >= 0 {
+		u = u[:i]
+	}
+	if i := strings.LastIndexByte(u, '@'); i >= 0 {
+		u = u[i+1:]
+	}
+	if i := strings.IndexByte(u, ','); i >= 0 {
+		u = u[:i]
+	}
+	if u == "" {
+		return def
+	}
+	if !strings.Contains(u, ":") {
+		u += ":" + def[strings.LastIndexByte(def, ':')+1:]
+	}
+	return u
+}

@@ -1,0 +1,234 @@
+// Package storetest holds the checks every store must pass: the
+// sessionbridge.Store contract against a real server, and the both-way
+// checks against the live Node harness (testdata/node/app.js) using the
+// matching connect-* package.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sessionbridge/sessionbridge"
+	"github.com/sessionbridge/sessionbridge/internal/nodetest"
+	"github.com/sessionbridge/sessionbridge/sessionjson"
+)
+
+// Contract checks the sessionbridge.Store contract: not found, set/get
+// byte-identical, overwrite, touch, destroy, an already expired cookie,
+// cancelled contexts and concurrent use. touchMissingIsNotFound says whether
+// Touch of a missing session must report ErrNotFound (stores that rewrite
+// the record on touch, like connect-memcached, create it instead).
+func Contract(t *testing.T, store sessionbridge.Store, touchMissingIsNotFound bool) {
+	ctx := context.Background()
+	now := time.Now()
+	sid := func() string { id, _ := sessionbridge.NewID(); return id }
+
+	if _, err := store.Get(ctx, sid()); !errors.Is(err, sessionbridge.ErrNotFound) {
+		t.Fatalf("Get of a missing session: %v, want ErrNotFound", err)
+	}
+
+	id := sid()
+	s := sessionjson.New(sessionjson.NewCookie(now, time.Hour))
+	must(t, s.Set("passport", map[string]any{"user": json.Number("12345678901234567890")}))
+	must(t, s.Set("note", "é😀\u2028<&>"))
+	want, _ := s.Encode()
+	must(t, store.Set(ctx, id, s))
+	got, err := store.Get(ctx, id)
+	if err != nil {
+		t.Fatalf("Get after Set: %v", err)
+	}
+	if b, _ := got.Encode(); string(b) != string(want) {
+		t.Fatalf("record changed in the store:\n got %s\nwant %s", b, want)
+	}
+
+	must(t, got.Set("note", "changed"))
+	must(t, store.Set(ctx, id, got))
+	again, err := store.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var note string
+	must(t, again.Get("note", &note))
+	if note != "changed" {
+		t.Fatalf("overwrite lost: %q", note)
+	}
+
+	again.Touch(now.Add(30 * time.Minute))
+	if err := store.Touch(ctx, id, again); err != nil {
+		t.Fatalf("Touch: %v", err)
+	}
+	if _, err := store.Get(ctx, id); err != nil {
+		t.Fatalf("Get after Touch: %v", err)
+	}
+	if touchMissingIsNotFound {
+		if err := store.Touch(ctx, sid(), again); !errors.Is(err, sessionbridge.ErrNotFound) {
+			t.Fatalf("Touch of a missing session: %v, want ErrNotFound", err)
+		}
+	}
+
+	must(t, store.Destroy(ctx, id))
+	if _, err := store.Get(ctx, id); !errors.Is(err, sessionbridge.ErrNotFound) {
+		t.Fatalf("Get after Destroy: %v", err)
+	}
+	must(t, store.Destroy(ctx, id)) // destroying twice is fine
+
+	// A cookie that already expired: the store must not hand it back.
+	old := sessionjson.New(sessionjson.NewCookie(now.Add(-2*time.Hour), time.Hour))
+	oid := sid()
+	must(t, store.Set(ctx, oid, old))
+	if _, err := store.Get(ctx, oid); !errors.Is(err, sessionbridge.ErrNotFound) {
+		t.Fatalf("Get of a session set with a past expiry: %v, want ErrNotFound", err)
+	}
+
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := store.Get(cctx, id); err == nil || errors.Is(err, sessionbridge.ErrNotFound) {
+		t.Fatalf("Get with a cancelled context: %v, want a context error", err)
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 32)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			id := sid()
+			s := sessionjson.New(sessionjson.NewCookie(time.Now(), time.Hour))
+			_ = s.Set("i", i)
+			if err := store.Set(ctx, id, s); err != nil {
+				errs <- err
+				return
+			}
+			g, err := store.Get(ctx, id)
+			if err != nil {
+				errs <- err
+				return
+			}
+			var j int
+			if err := g.Get("i", &j); err != nil || j != i {
+				errs <- fmt.Errorf("concurrent session %d read back %d (%v)", i, j, err)
+			}
+			_ = store.Destroy(ctx, id)
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Raw reads a session's record exactly as the store holds it (for
+// byte-identity checks), or nil when it is absent.
+type Raw func(sid string) []byte
+
+// Peer runs the both-way checks between a Go Bridge and the live Node app
+// on the same store.
+type Peer struct {
+	App    *nodetest.App
+	Bridge *sessionbridge.Bridge
+	Raw    Raw
+}
+
+func (p Peer) goLoad(t *testing.T, cookie string) (*sessionbridge.Session, error) {
+	t.Helper()
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Cookie", p.Bridge.CookieName()+"="+cookie)
+	return p.Bridge.Load(r)
+}
+
+// BothWays runs, against the live Node app:
+//  1. Node logs in -> Go loads the session, sees the passport user and the
+//     app data, and the record is byte-identical to what Node stored;
+//  2. Go creates a session for a user -> Node's /me returns that user; Go
+//     changes app data -> Node sees it; Node changes data -> Go sees it;
+//  3. Go destroys -> Node is logged out; Node logs out -> Go gets
+//     ErrNotFound for the old cookie.
+//
+// It logs each direction so the test output shows what ran.
+func (p Peer) BothWays(t *testing.T) {
+	ctx := context.Background()
+	// 1. Node -> Go.
+	cookie := p.App.Login("alice", "secret")
+	p.App.SetData(cookie, map[string]any{"cart": []any{1, 2}, "note": "é😀\u2028<&>"})
+	s, err := p.goLoad(t, cookie)
+	if err != nil {
+		t.Fatalf("Go cannot load Node's session: %v\n%s", err, p.App.Stderr())
+	}
+	var pp struct{ User json.Number }
+	must(t, s.Get("passport", &pp))
+	if pp.User.String() != "7" {
+		t.Fatalf("Go sees passport.user %q, want 7", pp.User)
+	}
+	var cart []int
+	must(t, s.Get("cart", &cart))
+	var note string
+	must(t, s.Get("note", &note))
+	if len(cart) != 2 || note != "é😀\u2028<&>" {
+		t.Fatalf("Go sees cart %v note %q", cart, note)
+	}
+	if raw := p.Raw(s.ID); raw != nil {
+		enc, _ := s.Encode()
+		if string(enc) != string(raw) {
+			t.Fatalf("record not byte-identical:\n go %s\nraw %s", enc, raw)
+		}
+	}
+	me := p.App.Me(cookie)
+	if me.Sid != s.ID {
+		t.Fatalf("Node sid %q, Go sid %q", me.Sid, s.ID)
+	}
+	t.Logf("Node -> Go: login as alice, Go loaded user 7 and the app data byte for byte")
+
+	// 2. Go -> Node.
+	gs, err := p.Bridge.NewSession()
+	must(t, err)
+	must(t, gs.Set("passport", map[string]any{"user": 7}))
+	must(t, gs.Set("fromGo", "héllo"))
+	must(t, p.Bridge.Save(ctx, gs))
+	gcookie := p.Bridge.Signer().CookieValue(gs.ID)
+	me = p.App.Me(gcookie)
+	if !me.LoggedIn || string(me.User) == "null" || !strings.Contains(string(me.User), `"id":7`) || me.Sid != gs.ID {
+		t.Fatalf("Node does not see Go's login: %+v\n%s", me, p.App.Stderr())
+	}
+	gs2, err := p.goLoad(t, gcookie)
+	must(t, err)
+	must(t, gs2.Set("fromGo", "changed in Go"))
+	must(t, p.Bridge.Save(ctx, gs2))
+	me = p.App.Me(gcookie)
+	if !strings.Contains(string(me.Session), `"fromGo":"changed in Go"`) {
+		t.Fatalf("Node does not see Go's change: %s", me.Session)
+	}
+	p.App.SetData(gcookie, map[string]any{"fromNode": 42})
+	gs3, err := p.goLoad(t, gcookie)
+	must(t, err)
+	var n int
+	if err := gs3.Get("fromNode", &n); err != nil || n != 42 {
+		t.Fatalf("Go does not see Node's change: %d %v", n, err)
+	}
+	t.Logf("Go -> Node: Go login seen by passport, Go change seen by Node, Node change seen by Go")
+
+	// 3. Destroy and logout.
+	must(t, p.Bridge.Destroy(ctx, gs3))
+	if me := p.App.Me(gcookie); me.LoggedIn {
+		t.Fatalf("Node still logged in after Go destroyed the session")
+	}
+	p.App.Logout(cookie)
+	if _, err := p.goLoad(t, cookie); !errors.Is(err, sessionbridge.ErrNotFound) {
+		t.Fatalf("after Node's logout Go gets %v, want ErrNotFound", err)
+	}
+	t.Logf("Go destroy logs Node out; Node logout makes Go's load ErrNotFound")
+}

@@ -1,0 +1,318 @@
+// Package redisstore reads and writes express-session records in Redis
+// exactly as connect-redis (7.x to 10.x) does, so a Go service and a Node app
+// share one session store.
+//
+//	import redisstore "github.com/sessionbridge/sessionbridge/stores/redis"
+//
+// Layout and rules, from connect-redis's source and checked against it:
+//   - key = prefix + session id (prefix "sess:" by default), value = the
+//     session JSON (connect-redis's default JSON serializer);
+//   - set: SET key json EX ttl, where ttl is the seconds left until
+//     cookie.expires rounded up, or the TTL option (default one day) for a
+//     browser-session cookie; a ttl of zero or less deletes the key;
+//   - touch: EXPIRE key ttl (skipped with DisableTouch or DisableTTL);
+//   - destroy: DEL key;
+//   - IDs, Len, All and Clear walk the keys with SCAN, on every master of
+//     a Redis Cluster.
+//
+// The client is a redis.UniversalClient, so a single node, a Sentinel
+// failover client and a Cluster client all work. Get returns records as
+// stored, expired or not; sessionbridge.Bridge refuses expired ones.
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionbridge/sessionbridge"
+	"github.com/sessionbridge/sessionbridge/sessionjson"
+)
+
+// Defaults, as connect-redis sets them.
+const (
+	DefaultPrefix    = "sess:"
+	DefaultTTL       = 86400 * time.Second
+	DefaultScanCount = 100
+)
+
+// ErrWrongType means the session's key holds a Redis type other than a
+// string. It wraps sessionjson.ErrMalformed.
+var ErrWrongType = fmt.Errorf("%w: redis key is not a string", sessionjson.ErrMalformed)
+
+// Options mirror connect-redis's options. The zero value is its defaults.
+type Options struct {
+	// Prefix of every key; default "sess:". (connect-redis: prefix)
+	Prefix string
+	// TTL for sessions whose cookie has no expiry (browser-session
+	// cookies); default one day. Whole seconds. (connect-redis: ttl)
+	TTL time.Duration
+	// DisableTTL stores keys without expiry and makes Touch a no-op.
+	// Expired sessions then stay in Redis; the Bridge still refuses them.
+	DisableTTL bool
+	// DisableTouch makes Touch a no-op.
+	DisableTouch bool
+	// ScanCount is the COUNT hint for SCAN; default 100.
+	ScanCount int
+	// Decoder limits the records accepted.
+	Decoder sessionjson.Decoder
+	// Now is the clock used for TTLs; default time.Now.
+	Now func() time.Time
+}
+
+// Store is a connect-redis compatible sessionbridge.Store.
+type Store struct {
+	client redis.UniversalClient
+	opts   Options
+}
+
+var _ sessionbridge.Store = (*Store)(nil)
+
+// New returns a store on client.
+func New(client redis.UniversalClient, opts Options) *Store {
+	if opts.Prefix == "" {
+		opts.Prefix = DefaultPrefix
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = DefaultTTL
+	}
+	if opts.ScanCount <= 0 {
+		opts.ScanCount = DefaultScanCount
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Store{client: client, opts: opts}
+}
+
+// Key returns the Redis key of a session id.
+func (s *Store) Key(sid string) string { return s.opts.Prefix + sid }
+
+// Get implements sessionbridge.Store: GET and decode.
+func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, error) {
+	b, err := s.client.Get(ctx, s.Key(sid)).Bytes()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, sessionbridge.ErrNotFound
+	case isWrongType(err):
+		return nil, ErrWrongType
+	case err != nil:
+		return nil, fmt.Errorf("redisstore: get: %w", err)
+	}
+	sess, err := s.opts.Decoder.Decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %w", err)
+	}
+	return sess, nil
+}
+
+func isWrongType(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE")
+}
+
+// TTL returns the lifetime connect-redis gives a session: the seconds until
+// cookie.expires rounded up (Math.ceil), or the TTL option for a
+// browser-session cookie. It may be zero or negative for an expired cookie.
+func (s *Store) TTL(sess *sessionjson.Session) time.Duration {
+	if sess.Cookie.Expires == nil {
+		return s.opts.TTL.Truncate(time.Second)
+	}
+	ms := sess.Cookie.Expires.UnixMilli() - s.opts.Now().UnixMilli()
+	secs := ms / 1000
+	if ms%1000 > 0 {
+		secs++
+	}
+	return time.Duration(secs) * time.Second
+}
+
+// Set implements sessionbridge.Store: SET key json EX ttl, or DEL when the
+// ttl is not positive.
+func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) error {
+	ttl := s.TTL(sess)
+	if ttl <= 0 {
+		return s.Destroy(ctx, sid)
+	}
+	val, err := sess.Encode()
+	if err != nil {
+		return fmt.Errorf("redisstore: %w", err)
+	}
+	if s.opts.DisableTTL {
+		ttl = 0
+	}
+	if err := s.client.Set(ctx, s.Key(sid), val, ttl).Err(); err != nil {
+		return fmt.Errorf("redisstore: set: %w", err)
+	}
+	return nil
+}
+
+// Touch implements sessionbridge.Store: EXPIRE key ttl, which only moves the
+// expiry and never rewrites what Node stored. A ttl of zero or less makes
+// Redis delete the key, as with connect-redis. It reports
+// sessionbridge.ErrNotFound when the key does not exist.
+func (s *Store) Touch(ctx context.Context, sid string, sess *sessionjson.Session) error {
+	if s.opts.DisableTouch || s.opts.DisableTTL {
+		return nil
+	}
+	// EXPIRE key ttl; Redis deletes the key when ttl is not positive.
+	ok, err := s.client.Expire(ctx, s.Key(sid), s.TTL(sess)).Result()
+	if err != nil {
+		return fmt.Errorf("redisstore: touch: %w", err)
+	}
+	if !ok {
+		return sessionbridge.ErrNotFound
+	}
+	return nil
+}
+
+// Destroy implements sessionbridge.Store: DEL key.
+func (s *Store) Destroy(ctx context.Context, sid string) error {
+	if err := s.client.Del(ctx, s.Key(sid)).Err(); err != nil {
+		return fmt.Errorf("redisstore: destroy: %w", err)
+	}
+	return nil
+}
+
+// scan calls fn with every batch of keys matching the prefix, on every
+// master of a cluster (concurrently; fn must be safe for that).
+func (s *Store) scan(ctx context.Context, fn func(ctx context.Context, c redis.Cmdable, keys []string) error) error {
+	match := escapeGlob(s.opts.Prefix) + "*"
+	walk := func(ctx context.Context, c redis.Cmdable) error {
+		iter := c.Scan(ctx, 0, match, int64(s.opts.ScanCount)).Iterator()
+		batch := make([]string, 0, s.opts.ScanCount)
+		for iter.Next(ctx) {
+			batch = append(batch, iter.Val())
+			if len(batch) == cap(batch) {
+				if err := fn(ctx, c, batch); err != nil {
+					return err
+				}
+				batch = batch[:0]
+			}
+		}
+		if err := iter.Err(); err != nil {
+			return err
+		}
+		if len(batch) > 0 {
+			return fn(ctx, c, batch)
+		}
+		return nil
+	}
+	var err error
+	if cc, ok := s.client.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return walk(ctx, c) })
+	} else {
+		err = walk(ctx, s.client)
+	}
+	if err != nil {
+		return fmt.Errorf("redisstore: scan: %w", err)
+	}
+	return nil
+}
+
+// escapeGlob escapes the SCAN MATCH metacharacters in a literal prefix.
+// (connect-redis passes the prefix unescaped; a prefix without *?[]\ is the
+// same either way.)
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '*', '?', '[', ']', '\\':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// IDs returns the ids of all stored sessions (connect-redis: ids).
+func (s *Store) IDs(ctx context.Context) ([]string, error) {
+	var mu sync.Mutex
+	var ids []string
+	err := s.scan(ctx, func(_ context.Context, _ redis.Cmdable, keys []string) error {
+		mu.Lock()
+		for _, k := range keys {
+			ids = append(ids, strings.TrimPrefix(k, s.opts.Prefix))
+		}
+		mu.Unlock()
+		return nil
+	})
+	return ids, err
+}
+
+// Len returns the number of stored sessions (connect-redis: length).
+func (s *Store) Len(ctx context.Context) (int, error) {
+	ids, err := s.IDs(ctx)
+	return len(ids), err
+}
+
+// Entry is one session returned by All.
+type Entry struct {
+	ID      string
+	Session *sessionjson.Session
+}
+
+// All returns every stored session (connect-redis: all). Keys that vanish
+// between SCAN and GET are skipped; a record that does not decode is an
+// error. The GETs are pipelined per master, so it works on a Cluster where
+// connect-redis's MGET across slots fails.
+func (s *Store) All(ctx context.Context) ([]Entry, error) {
+	var mu sync.Mutex
+	var out []Entry
+	err := s.scan(ctx, func(ctx context.Context, c redis.Cmdable, keys []string) error {
+		cmds := make([]*redis.StringCmd, len(keys))
+		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range keys {
+				cmds[i] = p.Get(ctx, k)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) && !isWrongType(err) {
+			return err
+		}
+		for i, cmd := range cmds {
+			b, err := cmd.Bytes()
+			if errors.Is(err, redis.Nil) {
+				continue
+			}
+			if isWrongType(err) {
+				return ErrWrongType
+			}
+			if err != nil {
+				return err
+			}
+			sess, err := s.opts.Decoder.Decode(b)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			out = append(out, Entry{ID: strings.TrimPrefix(keys[i], s.opts.Prefix), Session: sess})
+			mu.Unlock()
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Clear deletes every session under the prefix (connect-redis: clear),
+// and nothing else.
+func (s *Store) Clear(ctx context.Context) error {
+	return s.scan(ctx, func(ctx context.Context, c redis.Cmdable, keys []string) error {
+		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range keys {
+				p.Del(ctx, k)
+			}
+			return nil
+		})
+		return err
+	})
+}
+
+// EnforcesExpiry implements sessionbridge.ExpiryEnforcer: with a TTL, Redis
+// drops expired sessions and a touch (EXPIRE) extends them without
+// rewriting cookie.expires, exactly as connect-redis relies on. With
+// DisableTTL nothing expires in Redis and the Bridge checks cookie.expires.
+func (s *Store) EnforcesExpiry() bool { return !s.opts.DisableTTL }
