@@ -237,8 +237,12 @@ func bitIndex(bit uint16) int {
 	return i
 }
 
-// appendString writes s as a JSON string the way JSON.stringify does
-// (invalid UTF-8 becomes U+FFFD, as it would in a JavaScript string).
+// AppendString appends s as a JSON string exactly as JavaScript's
+// JSON.stringify writes it: only '"', '\\' and control characters escaped,
+// no HTML escaping, U+2028 and U+2029 raw; invalid UTF-8 becomes U+FFFD.
+// Stores that build JSON from other formats (BSON) use it.
+func AppendString(b []byte, s string) []byte { return appendString(b, s) }
+
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	for i := 0; i < len(s); {

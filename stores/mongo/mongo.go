@@ -1,0 +1,528 @@
+// Package mongostore reads and writes express-session records in MongoDB
+// exactly as connect-mongo (5.x and 6.x) does, so a Go service and a Node app
+// share one sessions collection. It uses the official driver,
+// go.mongodb.org/mongo-driver/v2 (v1 is in maintenance mode).
+//
+//	import mongostore "github.com/sessionbridge/sessionbridge/stores/mongo"
+//
+// A session is one document, {_id: sid, session, expires[, lastModified]}:
+//   - session is the session JSON as a string (stringify true, the default),
+//     or a subdocument (stringify false) in which cookie.expires is a BSON
+//     Date and unset cookie fields are null, as the Node driver writes them;
+//   - expires is a BSON Date: cookie.expires, or now + TTL (14 days by
+//     default) for a browser-session cookie.
+//
+// set is updateOne({_id}, {$set: {_id, session, expires}}, {upsert: true});
+// get adds {$or: [{expires: {$exists: false}}, {expires: {$gt: now}}]};
+// touch sets expires (and lastModified with TouchAfter) and fails when no
+// document matched; destroy is deleteOne. connect-mongo's crypto option is
+// not supported.
+//
+// Reading a subdocument, Go converts it to the JSON Node's JSON.stringify
+// would give for it: Dates become toISOString() strings, ObjectIds hex
+// strings; integers are kept exact (Node's driver would round int64 values
+// above 2^53).
+package mongostore
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/sessionbridge/sessionbridge"
+	"github.com/sessionbridge/sessionbridge/sessionjson"
+)
+
+// Defaults, as connect-mongo sets them.
+const (
+	DefaultCollection = "sessions"
+	DefaultTTL        = 14 * 24 * time.Hour
+)
+
+var (
+	// ErrWrongType means the document's session field is neither a string
+	// nor a subdocument (or holds a BSON type Node's JSON cannot show). It
+	// wraps sessionjson.ErrMalformed.
+	ErrWrongType = fmt.Errorf("%w: mongo session field has the wrong BSON type", sessionjson.ErrMalformed)
+	// ErrTTLIndexUnsupported is returned by CreateTTLIndex when the server
+	// cannot create TTL indexes (FerretDB answers NotImplemented, code 238).
+	// Use RemoveExpired periodically instead (connect-mongo's
+	// autoRemove: 'interval').
+	ErrTTLIndexUnsupported = errors.New("mongostore: this server does not support TTL indexes")
+)
+
+// Options mirror connect-mongo's options. The zero value is its defaults,
+// except Stringify, whose default (true) is expressed by leaving
+// Subdocument false.
+type Options struct {
+	// Collection name; default "sessions". (collectionName)
+	Collection string
+	// Subdocument stores the session as a BSON subdocument instead of a
+	// JSON string. (stringify: false)
+	Subdocument bool
+	// TTL for browser-session cookies; default 14 days. (ttl)
+	TTL time.Duration
+	// TouchAfter: Touch does nothing until this long after lastModified;
+	// with it, set and touch write lastModified and Get adds it to the
+	// session as Node does. (touchAfter)
+	TouchAfter time.Duration
+	// Timestamps adds createdAt/updatedAt like connect-mongo 6. (timestamps)
+	Timestamps bool
+	// TransformID maps a session id to the stored _id. (transformId)
+	TransformID func(sid string) string
+	// Decoder limits the records accepted.
+	Decoder sessionjson.Decoder
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Store is a connect-mongo compatible sessionbridge.Store.
+type Store struct {
+	coll *mongo.Collection
+	opts Options
+}
+
+var _ sessionbridge.Store = (*Store)(nil)
+
+// New returns a store on db's collection. It does no I/O.
+func New(db *mongo.Database, opts Options) *Store {
+	if opts.Collection == "" {
+		opts.Collection = DefaultCollection
+	}
+	if opts.TTL <= 0 {
+		opts.TTL = DefaultTTL
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Store{coll: db.Collection(opts.Collection), opts: opts}
+}
+
+// Collection returns the underlying collection.
+func (s *Store) Collection() *mongo.Collection { return s.coll }
+
+func (s *Store) id(sid string) string {
+	if s.opts.TransformID != nil {
+		return s.opts.TransformID(sid)
+	}
+	return sid
+}
+
+// Expires returns the expires Date connect-mongo stores: cookie.expires, or
+// now + TTL.
+func (s *Store) Expires(sess *sessionjson.Session) time.Time {
+	if e := sess.Cookie.Expires; e != nil {
+		return *e
+	}
+	return s.opts.Now().Add(s.opts.TTL)
+}
+
+// Get implements sessionbridge.Store.
+func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, error) {
+	now := bson.NewDateTimeFromTime(s.opts.Now())
+	filter := bson.D{
+		{Key: "_id", Value: s.id(sid)},
+		{Key: "$or", Value: bson.A{
+			bson.D{{Key: "expires", Value: bson.D{{Key: "$exists", Value: false}}}},
+			bson.D{{Key: "expires", Value: bson.D{{Key: "$gt", Value: now}}}},
+		}},
+	}
+	doc, err := s.coll.FindOne(ctx, filter).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, sessionbridge.ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: get: %w", err)
+	}
+	raw, err := sessionJSON(doc.Lookup("session"))
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: %w", err)
+	}
+	sess, err := s.opts.Decoder.Decode(raw)
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: %w", err)
+	}
+	if s.opts.TouchAfter > 0 {
+		if lm, ok := doc.Lookup("lastModified").DateTimeOK(); ok {
+			// connect-mongo puts the Date into req.session.lastModified.
+			_ = sess.Set("lastModified", isoDate(lm))
+		}
+	}
+	return sess, nil
+}
+
+// sessionJSON returns the session field as JSON text.
+func sessionJSON(v bson.RawValue) ([]byte, error) {
+	switch v.Type {
+	case bson.TypeString:
+		str, _ := v.StringValueOK()
+		return []byte(str), nil
+	case bson.TypeEmbeddedDocument:
+		return appendJSON(nil, v, 0)
+	case 0:
+		return nil, fmt.Errorf("%w: no session field", ErrWrongType)
+	}
+	return nil, fmt.Errorf("%w: %s", ErrWrongType, v.Type)
+}
+
+func isoDate(ms int64) string {
+	return time.UnixMilli(ms).UTC().Format(sessionjson.ExpiresLayout)
+}
+
+// appendJSON writes v as Node's JSON.stringify shows the value the Node
+// driver decodes from it.
+func appendJSON(b []byte, v bson.RawValue, depth int) ([]byte, error) {
+	if depth > sessionjson.DefaultMaxDepth {
+		return nil, sessionjson.ErrTooDeep
+	}
+	switch v.Type {
+	case bson.TypeEmbeddedDocument, bson.TypeArray:
+		isArr := v.Type == bson.TypeArray
+		var elems []bson.RawElement
+		var err error
+		if isArr {
+			arr, _ := v.ArrayOK()
+			elems, err = bson.Raw(arr).Elements()
+		} else {
+			doc, _ := v.DocumentOK()
+			elems, err = doc.Elements()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrWrongType, err)
+		}
+		open, close := byte('{'), byte('}')
+		if isArr {
+			open, close = '[', ']'
+		}
+		b = append(b, open)
+		n := 0
+		for _, e := range elems {
+			ev := e.Value()
+			if ev.Type == bson.TypeUndefined && !isArr {
+				continue // undefined members vanish in JSON
+			}
+			if n > 0 {
+				b = append(b, ',')
+			}
+			n++
+			if !isArr {
+				b = appendJSONString(b, e.Key())
+				b = append(b, ':')
+			}
+			if b, err = appendJSON(b, ev, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, close), nil
+	case bson.TypeString:
+		str, _ := v.StringValueOK()
+		return appendJSONString(b, str), nil
+	case bson.TypeDouble:
+		f, _ := v.DoubleOK()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return append(b, "null"...), nil
+		}
+		enc, _ := json.Marshal(f) // ES6 number formatting, as JavaScript
+		return append(b, enc...), nil
+	case bson.TypeInt32:
+		i, _ := v.Int32OK()
+		return strconv.AppendInt(b, int64(i), 10), nil
+	case bson.TypeInt64:
+		i, _ := v.Int64OK()
+		return strconv.AppendInt(b, i, 10), nil
+	case bson.TypeBoolean:
+		t, _ := v.BooleanOK()
+		return strconv.AppendBool(b, t), nil
+	case bson.TypeNull, bson.TypeUndefined:
+		return append(b, "null"...), nil
+	case bson.TypeDateTime:
+		ms, _ := v.DateTimeOK()
+		return appendJSONString(b, isoDate(ms)), nil
+	case bson.TypeObjectID:
+		oid, _ := v.ObjectIDOK()
+		return appendJSONString(b, oid.Hex()), nil
+	case bson.TypeDecimal128:
+		d, _ := v.Decimal128OK()
+		return append(b, `{"$numberDecimal":`+strconv.Quote(d.String())+`}`...), nil
+	case bson.TypeBinary:
+		_, data := v.Binary()
+		return appendJSONString(b, base64.StdEncoding.EncodeToString(data)), nil
+	}
+	return nil, fmt.Errorf("%w: %s", ErrWrongType, v.Type)
+}
+
+func appendJSONString(b []byte, s string) []byte { return sessionjson.AppendString(b, s) }
+
+// Set implements sessionbridge.Store (an upsert).
+func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) error {
+	if s.opts.TouchAfter > 0 && sess.Has("lastModified") {
+		// connect-mongo deletes the injected lastModified before storing.
+		clone, err := reDecode(sess)
+		if err != nil {
+			return err
+		}
+		_ = clone.Delete("lastModified")
+		sess = clone
+	}
+	var value any
+	if s.opts.Subdocument {
+		doc, err := s.subdocument(sess)
+		if err != nil {
+			return err
+		}
+		value = doc
+	} else {
+		rec, err := sess.Encode()
+		if err != nil {
+			return fmt.Errorf("mongostore: %w", err)
+		}
+		value = string(rec)
+	}
+	now := s.opts.Now()
+	set := bson.D{
+		{Key: "_id", Value: s.id(sid)},
+		{Key: "session", Value: value},
+		{Key: "expires", Value: bson.NewDateTimeFromTime(s.Expires(sess))},
+	}
+	if s.opts.TouchAfter > 0 {
+		set = append(set, bson.E{Key: "lastModified", Value: bson.NewDateTimeFromTime(now)})
+	}
+	update := bson.D{{Key: "$set", Value: set}}
+	if s.opts.Timestamps {
+		update = append(update,
+			bson.E{Key: "$setOnInsert", Value: bson.D{{Key: "createdAt", Value: bson.NewDateTimeFromTime(now)}}},
+			bson.E{Key: "$currentDate", Value: bson.D{{Key: "updatedAt", Value: true}}})
+	}
+	_, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: s.id(sid)}}, update, options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("mongostore: set: %w", err)
+	}
+	return nil
+}
+
+func reDecode(sess *sessionjson.Session) (*sessionjson.Session, error) {
+	rec, err := sess.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("mongostore: %w", err)
+	}
+	return sessionjson.Decoder{MaxBytes: -1}.Decode(rec)
+}
+
+// Touch implements sessionbridge.Store: $set of expires (and lastModified)
+// only. It reports sessionbridge.ErrNotFound when no document matched, as
+// connect-mongo reports an error.
+func (s *Store) Touch(ctx context.Context, sid string, sess *sessionjson.Session) error {
+	now := s.opts.Now()
+	fields := bson.D{}
+	if s.opts.TouchAfter > 0 {
+		var lm string
+		if err := sess.Get("lastModified", &lm); err == nil {
+			if t, err := time.Parse(time.RFC3339Nano, lm); err == nil && now.Sub(t) < s.opts.TouchAfter {
+				return nil
+			}
+		}
+		fields = append(fields, bson.E{Key: "lastModified", Value: bson.NewDateTimeFromTime(now)})
+	}
+	fields = append(fields, bson.E{Key: "expires", Value: bson.NewDateTimeFromTime(s.Expires(sess))})
+	update := bson.D{{Key: "$set", Value: fields}}
+	if s.opts.Timestamps {
+		update = append(update, bson.E{Key: "$currentDate", Value: bson.D{{Key: "updatedAt", Value: true}}})
+	}
+	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: s.id(sid)}}, update)
+	if err != nil {
+		return fmt.Errorf("mongostore: touch: %w", err)
+	}
+	if res.MatchedCount == 0 {
+		return sessionbridge.ErrNotFound
+	}
+	return nil
+}
+
+// Destroy implements sessionbridge.Store.
+func (s *Store) Destroy(ctx context.Context, sid string) error {
+	if _, err := s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: s.id(sid)}}); err != nil {
+		return fmt.Errorf("mongostore: destroy: %w", err)
+	}
+	return nil
+}
+
+// RemoveExpired deletes documents whose expires has passed (connect-mongo's
+// autoRemove: 'interval') and returns how many.
+func (s *Store) RemoveExpired(ctx context.Context) (int64, error) {
+	res, err := s.coll.DeleteMany(ctx, bson.D{{Key: "expires", Value: bson.D{{Key: "$lt", Value: bson.NewDateTimeFromTime(s.opts.Now())}}}})
+	if err != nil {
+		return 0, fmt.Errorf("mongostore: remove expired: %w", err)
+	}
+	return res.DeletedCount, nil
+}
+
+// CreateTTLIndex creates connect-mongo's TTL index ({expires: 1},
+// expireAfterSeconds 0: autoRemove 'native'). A server that cannot
+// (FerretDB) gives ErrTTLIndexUnsupported.
+func (s *Store) CreateTTLIndex(ctx context.Context) error {
+	_, err := s.coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+		Keys:    bson.D{{Key: "expires", Value: 1}},
+		Options: options.Index().SetExpireAfterSeconds(0),
+	})
+	var ce mongo.CommandError
+	if errors.As(err, &ce) && (ce.HasErrorCode(238) || ce.HasErrorCode(115)) {
+		return fmt.Errorf("%w: %v", ErrTTLIndexUnsupported, ce.Message)
+	}
+	if err != nil {
+		return fmt.Errorf("mongostore: create TTL index: %w", err)
+	}
+	return nil
+}
+
+// EnforcesExpiry implements sessionbridge.ExpiryEnforcer: the expires field
+// decides, and touch moves it without rewriting cookie.expires.
+func (s *Store) EnforcesExpiry() bool { return true }
+
+// subdocument converts a session to the BSON document connect-mongo writes
+// with stringify false: the cookie with all of toJSON's keys (null where
+// unset) and expires as a Date, then the app data converted from JSON the
+// way the Node driver stores JavaScript values (integers within int32 as
+// int32, other numbers as doubles; integers beyond 2^53 as int64 so they
+// stay exact).
+func (s *Store) subdocument(sess *sessionjson.Session) (bson.D, error) {
+	doc := bson.D{}
+	for _, key := range sess.Keys() {
+		if key == "cookie" {
+			doc = append(doc, bson.E{Key: "cookie", Value: cookieDoc(&sess.Cookie)})
+			continue
+		}
+		raw, _ := sess.Raw(key)
+		v, err := jsonToBSON(raw)
+		if err != nil {
+			return nil, fmt.Errorf("mongostore: field %q: %w", key, err)
+		}
+		doc = append(doc, bson.E{Key: key, Value: v})
+	}
+	return doc, nil
+}
+
+func cookieDoc(c *sessionjson.Cookie) bson.D {
+	opt := func(p any, isNil bool) any {
+		if isNil {
+			return nil
+		}
+		return p
+	}
+	var oma any
+	if c.OriginalMaxAge != nil {
+		oma = jsNumber(*c.OriginalMaxAge)
+	}
+	var exp any
+	if c.Expires != nil {
+		exp = bson.NewDateTimeFromTime(*c.Expires)
+	}
+	var sameSite any
+	if c.SameSite != nil {
+		if c.SameSite.Mode != "" {
+			sameSite = c.SameSite.Mode
+		} else {
+			sameSite = c.SameSite.Bool
+		}
+	}
+	return bson.D{
+		{Key: "originalMaxAge", Value: oma},
+		{Key: "partitioned", Value: opt(deref(c.Partitioned), c.Partitioned == nil)},
+		{Key: "priority", Value: opt(deref(c.Priority), c.Priority == nil)},
+		{Key: "expires", Value: exp},
+		{Key: "secure", Value: opt(deref(c.Secure), c.Secure == nil)},
+		{Key: "httpOnly", Value: opt(deref(c.HTTPOnly), c.HTTPOnly == nil)},
+		{Key: "domain", Value: opt(deref(c.Domain), c.Domain == nil)},
+		{Key: "path", Value: opt(deref(c.Path), c.Path == nil)},
+		{Key: "sameSite", Value: sameSite},
+	}
+}
+
+func deref[T any](p *T) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+// jsNumber is how the Node driver stores an integer JavaScript number.
+func jsNumber(i int64) any {
+	switch {
+	case i >= math.MinInt32 && i <= math.MaxInt32:
+		return int32(i)
+	case i >= -(1<<53) && i <= 1<<53:
+		return float64(i)
+	}
+	return i // beyond 2^53 Node has already lost it; Go keeps it exact
+}
+
+// jsonToBSON converts one JSON value, keeping object key order.
+func jsonToBSON(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytesReader(raw))
+	dec.UseNumber()
+	return readValue(dec)
+}
+
+func readValue(dec *json.Decoder) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		if t == '[' {
+			arr := bson.A{}
+			for dec.More() {
+				v, err := readValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				arr = append(arr, v)
+			}
+			_, err := dec.Token()
+			return arr, err
+		}
+		doc := bson.D{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return nil, err
+			}
+			key := kt.(string)
+			v, err := readValue(dec)
+			if err != nil {
+				return nil, err
+			}
+			replaced := false
+			for i := range doc {
+				if doc[i].Key == key { // JSON.parse: last value, first position
+					doc[i].Value, replaced = v, true
+				}
+			}
+			if !replaced {
+				doc = append(doc, bson.E{Key: key, Value: v})
+			}
+		}
+		_, err := dec.Token()
+		return doc, err
+	case json.Number:
+		if i, err := strconv.ParseInt(string(t), 10, 64); err == nil {
+			return jsNumber(i), nil
+		}
+		f, err := strconv.ParseFloat(string(t), 64)
+		if err != nil && !math.IsInf(f, 0) {
+			return nil, err
+		}
+		return f, nil
+	default: // string, bool, nil
+		return t, nil
+	}
+}
