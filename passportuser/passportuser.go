@@ -1,0 +1,257 @@
+// Package passportuser is the Go side of passport's session support
+// (passport 0.7): it reads the user passport serialized into
+// session.passport.user, turns it into the application's user with a
+// deserializer (passport.deserializeUser), and logs users in and out the way
+// req.login and req.logout do, so a Go login is a Node login.
+//
+// passport stores whatever serializeUser produced: usually a number or a
+// string id, sometimes a whole object. The value is kept exact (ids above
+// 2^53 included). A session is logged in exactly when passport would treat it
+// so: 0 is a user; a missing passport object, "passport":{} (what logout
+// leaves), and a user of null, false or "" are not.
+package passportuser
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/sessionbridge/sessionbridge"
+	"github.com/sessionbridge/sessionbridge/sessionjson"
+)
+
+// Key is where passport keeps its data in the session (passport's _key).
+const Key = "passport"
+
+var (
+	// ErrNotLoggedIn means the session holds no passport user. It is not a
+	// failure.
+	ErrNotLoggedIn = errors.New("passportuser: not logged in")
+	// ErrBadPassport means session.passport is not an object (passport
+	// itself would throw on it). It wraps sessionjson.ErrMalformed.
+	ErrBadPassport = fmt.Errorf("%w: session.passport is not an object", sessionjson.ErrMalformed)
+	// ErrDeserialize wraps an error returned by a Deserializer: the user
+	// could not be loaded (database down, ...). It is a failure, not a
+	// logout.
+	ErrDeserialize = errors.New("passportuser: deserializing the user failed")
+)
+
+// Raw returns session.passport.user exactly as stored, or ErrNotLoggedIn,
+// or ErrBadPassport.
+func Raw(s *sessionjson.Session) (json.RawMessage, error) {
+	p, ok := s.Raw(Key)
+	if !ok || isNull(p) {
+		return nil, ErrNotLoggedIn
+	}
+	if p[0] != '{' {
+		return nil, ErrBadPassport
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(p, &obj); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadPassport, err)
+	}
+	u, ok := obj["user"]
+	if !ok {
+		return nil, ErrNotLoggedIn
+	}
+	switch string(bytes.TrimSpace(u)) {
+	case "null", "false", `""`:
+		// passport: `if (su || su === 0)` — every other falsy value means
+		// nobody is logged in. (NaN, the only other one, cannot be JSON.)
+		return nil, ErrNotLoggedIn
+	}
+	return u, nil
+}
+
+func isNull(b []byte) bool { return string(bytes.TrimSpace(b)) == "null" }
+
+// LoggedIn reports whether passport would consider the session logged in.
+func LoggedIn(s *sessionjson.Session) bool {
+	_, err := Raw(s)
+	return err == nil
+}
+
+// Decode decodes the passport user into v (numbers as json.Number when v
+// leaves the type open). It returns ErrNotLoggedIn when there is none.
+func Decode(s *sessionjson.Session, v any) error {
+	u, err := Raw(s)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(u))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("passportuser: user does not fit %T: %w", v, err)
+	}
+	return nil
+}
+
+// A Deserializer turns the stored passport user (the JSON serializeUser
+// produced) into the application's user, like passport.deserializeUser. It
+// returns ErrNotLoggedIn when the user no longer exists (passport then
+// treats the session as logged out); any other error is a failure.
+type Deserializer[U any] func(ctx context.Context, stored json.RawMessage) (U, error)
+
+// Load returns the application's user for the session. Errors: ErrNotLoggedIn
+// (no user, or the deserializer says it is gone), ErrBadPassport, or an
+// error wrapping ErrDeserialize and the deserializer's own error.
+func Load[U any](ctx context.Context, s *sessionjson.Session, deserialize Deserializer[U]) (U, error) {
+	var zero U
+	raw, err := Raw(s)
+	if err != nil {
+		return zero, err
+	}
+	u, err := deserialize(ctx, raw)
+	switch {
+	case errors.Is(err, ErrNotLoggedIn):
+		return zero, ErrNotLoggedIn
+	case err != nil:
+		return zero, fmt.Errorf("%w: %w", ErrDeserialize, err)
+	}
+	return u, nil
+}
+
+// JSONDeserializer returns a Deserializer that decodes the stored value
+// into U: for apps whose serializeUser stores the user object itself.
+func JSONDeserializer[U any]() Deserializer[U] {
+	return func(_ context.Context, stored json.RawMessage) (U, error) {
+		var u U
+		dec := json.NewDecoder(bytes.NewReader(stored))
+		dec.UseNumber()
+		err := dec.Decode(&u)
+		return u, err
+	}
+}
+
+// Options for Login and Logout.
+type Options struct {
+	// KeepSessionInfo keeps the old session's data in the new session
+	// (passport's keepSessionInfo); by default everything is dropped.
+	KeepSessionInfo bool
+}
+
+// Login logs user in the way passport 0.7's req.login does: the current
+// session (old, may be nil) is destroyed, a new session with a fresh id is
+// created (session fixation guard), its passport.user set to user (what
+// serializeUser would produce: an id or an object), and saved. Send the new
+// session's cookie with Bridge.WriteCookie.
+func Login(ctx context.Context, b *sessionbridge.Bridge, old *sessionbridge.Session, user any, opts Options) (*sessionbridge.Session, error) {
+	ser, err := json.Marshal(user)
+	if err != nil {
+		return nil, fmt.Errorf("passportuser: serializing the user: %w", err)
+	}
+	if string(ser) == "null" || string(ser) == "false" || string(ser) == `""` {
+		return nil, errors.New("passportuser: a user must not serialize to null, false or \"\"")
+	}
+	s, err := regenerate(ctx, b, old, opts)
+	if err != nil {
+		return nil, err
+	}
+	pass := map[string]json.RawMessage{}
+	if p, ok := s.Raw(Key); ok && len(p) > 0 && p[0] == '{' {
+		_ = json.Unmarshal(p, &pass)
+	}
+	pass["user"] = ser
+	if err := s.Set(Key, orderedPassport(s.Session, pass)); err != nil {
+		return nil, err
+	}
+	if err := b.Save(ctx, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// orderedPassport keeps the existing key order of session.passport and
+// puts "user" where JavaScript would (last if new).
+func orderedPassport(s *sessionjson.Session, pass map[string]json.RawMessage) json.RawMessage {
+	var keys []string
+	if p, ok := s.Raw(Key); ok {
+		dec := json.NewDecoder(bytes.NewReader(p))
+		if t, err := dec.Token(); err == nil && t == json.Delim('{') {
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					break
+				}
+				keys = append(keys, k.(string))
+				var skip json.RawMessage
+				_ = dec.Decode(&skip)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	write := func(k string) {
+		if seen[k] {
+			return
+		}
+		seen[k] = true
+		if b.Len() > 1 {
+			b.WriteByte(',')
+		}
+		b.Write(sessionjson.AppendString(nil, k))
+		b.WriteByte(':')
+		b.Write(pass[k])
+	}
+	for _, k := range keys {
+		if _, ok := pass[k]; ok {
+			write(k)
+		}
+	}
+	write("user")
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+// Logout logs out the way passport 0.7's req.logout does: passport.user is
+// removed, the session is destroyed, and a new empty session (with the old
+// data if KeepSessionInfo) is created and saved. Send its cookie with
+// Bridge.WriteCookie.
+func Logout(ctx context.Context, b *sessionbridge.Bridge, s *sessionbridge.Session, opts Options) (*sessionbridge.Session, error) {
+	if p, ok := s.Raw(Key); ok && len(p) > 0 && p[0] == '{' {
+		pass := map[string]json.RawMessage{}
+		_ = json.Unmarshal(p, &pass)
+		delete(pass, "user")
+		_ = s.Set(Key, orderedPassport(s.Session, pass))
+	}
+	n, err := regenerate(ctx, b, s, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Save(ctx, n); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// regenerate is express-session's regenerate plus passport's
+// keepSessionInfo merge.
+func regenerate(ctx context.Context, b *sessionbridge.Bridge, old *sessionbridge.Session, opts Options) (*sessionbridge.Session, error) {
+	var s *sessionbridge.Session
+	var err error
+	if old != nil {
+		s, err = b.Regenerate(ctx, old)
+	} else {
+		s, err = b.NewSession()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if opts.KeepSessionInfo && old != nil {
+		// merge(req.session, prevSession) copies every key, cookie included.
+		s.Cookie = old.Cookie
+		for _, k := range old.Keys() {
+			if k == "cookie" {
+				continue
+			}
+			raw, _ := old.Raw(k)
+			if err := s.SetRaw(k, raw); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return s, nil
+}
