@@ -1,6 +1,7 @@
 package sessionjson
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"net/http"
@@ -147,28 +148,48 @@ func eqTime(a, b *time.Time) bool {
 	return a.UnixMilli() == b.UnixMilli()
 }
 
-// clone returns a deep copy, so a decoded cookie can be compared with the
-// caller's (possibly changed) copy.
+// clone returns a deep copy (one allocation), so a decoded cookie can be
+// compared with the caller's (possibly changed) copy.
 func (c Cookie) clone() Cookie {
 	d := c
-	d.OriginalMaxAge = clonePtr(c.OriginalMaxAge)
-	d.Expires = clonePtr(c.Expires)
-	d.Partitioned = clonePtr(c.Partitioned)
-	d.Priority = clonePtr(c.Priority)
-	d.Secure = clonePtr(c.Secure)
-	d.HTTPOnly = clonePtr(c.HTTPOnly)
-	d.Domain = clonePtr(c.Domain)
-	d.Path = clonePtr(c.Path)
-	d.SameSite = clonePtr(c.SameSite)
-	return d
-}
-
-func clonePtr[T any](p *T) *T {
-	if p == nil {
-		return nil
+	v := new(cookieValues)
+	if c.OriginalMaxAge != nil {
+		v.originalMaxAge = *c.OriginalMaxAge
+		d.OriginalMaxAge = &v.originalMaxAge
 	}
-	v := *p
-	return &v
+	if c.Expires != nil {
+		v.expires = *c.Expires
+		d.Expires = &v.expires
+	}
+	if c.Partitioned != nil {
+		v.partitioned = *c.Partitioned
+		d.Partitioned = &v.partitioned
+	}
+	if c.Priority != nil {
+		v.priority = *c.Priority
+		d.Priority = &v.priority
+	}
+	if c.Secure != nil {
+		v.secure = *c.Secure
+		d.Secure = &v.secure
+	}
+	if c.HTTPOnly != nil {
+		v.httpOnly = *c.HTTPOnly
+		d.HTTPOnly = &v.httpOnly
+	}
+	if c.Domain != nil {
+		v.domain = *c.Domain
+		d.Domain = &v.domain
+	}
+	if c.Path != nil {
+		v.path = *c.Path
+		d.Path = &v.path
+	}
+	if c.SameSite != nil {
+		v.sameSite = *c.SameSite
+		d.SameSite = &v.sameSite
+	}
+	return d
 }
 
 // appendJSON writes the cookie as Cookie.prototype.toJSON + JSON.stringify.
@@ -259,15 +280,29 @@ func appendString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// decodeCookie reads the cookie object at data[start:end] (validated JSON).
+// cookieValues backs a decoded Cookie's pointers with one allocation.
+type cookieValues struct {
+	originalMaxAge                int64
+	expires                       time.Time
+	partitioned, secure, httpOnly bool
+	priority, domain, path        string
+	sameSite                      SameSite
+}
+
+// decodeCookie reads the validated cookie object data.
 func decodeCookie(data []byte) (Cookie, error) {
 	// new Cookie(sess.cookie) starts from path "/", httpOnly true and
 	// expires null, then copies what the record holds; a missing
 	// originalMaxAge stays undefined.
 	var c Cookie
 	c.absent = fOriginalMaxAge
+	vals := new(cookieValues)
 	seen := uint16(0)
-	err := eachMember(data, func(key string, v []byte) error {
+	for it := newMembers(data); ; {
+		key, v, ok := it.next()
+		if !ok {
+			break
+		}
 		bit := uint16(0)
 		for i, k := range cookieKeys {
 			if k == key {
@@ -276,10 +311,10 @@ func decodeCookie(data []byte) (Cookie, error) {
 			}
 		}
 		if bit == 0 {
-			return nil // unknown key: Node drops it when it rewrites the cookie
+			continue // unknown key: Node drops it when it rewrites the cookie
 		}
 		if seen&bit != 0 {
-			return fmt.Errorf("%w: cookie.%s", ErrDuplicateKey, key)
+			return c, fmt.Errorf("%w: cookie.%s", ErrDuplicateKey, key)
 		}
 		seen |= bit
 		c.absent &^= bit
@@ -287,7 +322,7 @@ func decodeCookie(data []byte) (Cookie, error) {
 			if bit != fOriginalMaxAge && bit != fExpires {
 				c.nulls |= bit
 			}
-			return nil
+			continue
 		}
 		bad := func(want string) error {
 			return fmt.Errorf("%w: cookie.%s is not %s", ErrBadCookie, key, want)
@@ -298,66 +333,74 @@ func decodeCookie(data []byte) (Cookie, error) {
 			if err != nil {
 				f, ferr := strconv.ParseFloat(string(v), 64)
 				if ferr != nil || v[0] == '"' || f != math.Trunc(f) || math.Abs(f) > 1<<62 {
-					return bad("an integer number of milliseconds or null")
+					return c, bad("an integer number of milliseconds or null")
 				}
 				n = int64(f)
 			}
-			c.OriginalMaxAge = &n
+			vals.originalMaxAge = n
+			c.OriginalMaxAge = &vals.originalMaxAge
 		case fExpires:
 			if v[0] != '"' {
-				return bad("a date string or null")
+				return c, bad("a date string or null")
 			}
-			t, err := parseDate(unquote(v, true))
+			t, err := parseDate(unquote(v, bytes.IndexByte(v, '\\') >= 0))
 			if err != nil {
-				return bad("a date string or null")
+				return c, bad("a date string or null")
 			}
-			c.Expires = &t
+			vals.expires = t
+			c.Expires = &vals.expires
 		case fPartitioned, fSecure, fHTTPOnly:
 			bv, ok := parseBool(v)
 			if !ok {
-				return bad("a boolean")
+				return c, bad("a boolean")
 			}
 			switch bit {
 			case fPartitioned:
-				c.Partitioned = &bv
+				vals.partitioned = bv
+				c.Partitioned = &vals.partitioned
 			case fSecure:
-				c.Secure = &bv
+				vals.secure = bv
+				c.Secure = &vals.secure
 			default:
-				c.HTTPOnly = &bv
+				vals.httpOnly = bv
+				c.HTTPOnly = &vals.httpOnly
 			}
 		case fPriority, fDomain, fPath:
 			if v[0] != '"' {
-				return bad("a string")
+				return c, bad("a string")
 			}
-			s := unquote(v, true)
+			str := unquote(v, bytes.IndexByte(v, '\\') >= 0)
 			switch bit {
 			case fPriority:
-				c.Priority = &s
+				vals.priority = str
+				c.Priority = &vals.priority
 			case fDomain:
-				c.Domain = &s
+				vals.domain = str
+				c.Domain = &vals.domain
 			default:
-				c.Path = &s
+				vals.path = str
+				c.Path = &vals.path
 			}
 		case fSameSite:
 			if bv, ok := parseBool(v); ok {
-				c.SameSite = &SameSite{Bool: bv}
+				vals.sameSite = SameSite{Bool: bv}
 			} else if v[0] == '"' {
-				c.SameSite = &SameSite{Mode: unquote(v, true)}
+				vals.sameSite = SameSite{Mode: unquote(v, bytes.IndexByte(v, '\\') >= 0)}
 			} else {
-				return bad("a boolean or a string")
+				return c, bad("a boolean or a string")
 			}
+			c.SameSite = &vals.sameSite
 		}
-		return nil
-	})
+	}
 	if seen&fPath == 0 {
-		p := "/"
-		c.Path = &p
+		vals.path = "/"
+		c.Path = &vals.path
 	}
 	if seen&fHTTPOnly == 0 {
-		t := true
-		c.HTTPOnly = &t
+		vals.httpOnly = true
+		c.HTTPOnly = &vals.httpOnly
 	}
-	return c, err
+	return c, nil
 }
 
 func parseBool(v []byte) (bool, bool) {

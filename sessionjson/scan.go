@@ -3,7 +3,7 @@ package sessionjson
 import (
 	"encoding/json"
 	"fmt"
-	"unicode/utf8"
+	"unsafe"
 )
 
 // scanner validates JSON (RFC 8259, as JSON.parse accepts it) and finds the
@@ -222,7 +222,11 @@ func hexVal(c byte) (rune, bool) {
 // (quotes included). Strings without escapes are returned without decoding.
 func unquote(tok []byte, escaped bool) string {
 	if !escaped {
-		return string(tok[1 : len(tok)-1])
+		// Share the decoded record's memory: it is never modified.
+		if len(tok) == 2 {
+			return ""
+		}
+		return unsafe.String(&tok[1], len(tok)-2)
 	}
 	var s string
 	if err := json.Unmarshal(tok, &s); err != nil {
@@ -231,6 +235,3 @@ func unquote(tok []byte, escaped bool) string {
 	}
 	return s
 }
-
-// validUTF8 is a helper for tests and the normalizer.
-var validUTF8 = utf8.Valid

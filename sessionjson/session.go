@@ -104,35 +104,37 @@ func (d Decoder) Decode(data []byte) (*Session, error) {
 	}
 	s := &Session{raw: data, members: make([]member, 0, 4)}
 	cookieFound := false
-	err = eachMember(data[i:end], func(key string, v []byte) error {
+	for it := newMembers(data[i:end]); ; {
+		key, v, ok := it.next()
+		if !ok {
+			break
+		}
 		for _, m := range s.members {
 			if m.key == key {
-				return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+				return nil, fmt.Errorf("%w: %q", ErrDuplicateKey, key)
 			}
 		}
-		if key == "cookie" {
+		switch {
+		case key == "cookie":
+			if cookieFound {
+				return nil, fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+			}
 			cookieFound = true
 			if v[0] != '{' {
-				return fmt.Errorf("%w: cookie is not an object", ErrBadCookie)
+				return nil, fmt.Errorf("%w: cookie is not an object", ErrBadCookie)
 			}
 			c, err := decodeCookie(v)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			s.Cookie, s.rawCook = c, v
 			s.members = append(s.members, member{key: key})
-			return nil
-		}
-		if hiddenKeys[key] {
+		case hiddenKeys[key]:
 			// express-session's Session constructor skips these (they are
 			// `in` every Session), so Node never writes them back.
-			return nil
+		default:
+			s.members = append(s.members, member{key: key, value: v})
 		}
-		s.members = append(s.members, member{key: key, value: v})
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	if !cookieFound {
 		return nil, ErrNoCookie
@@ -153,26 +155,37 @@ var hiddenKeys = map[string]bool{
 	"propertyIsEnumerable": true, "toString": true, "toLocaleString": true, "valueOf": true,
 }
 
-// eachMember calls f for each member of the validated object obj, with the
-// decoded key and the raw value.
-func eachMember(obj []byte, f func(key string, value []byte) error) error {
-	sc := scanner{data: obj, maxDepth: 1 << 30}
-	i := sc.skipSpace(1)
-	for i < len(obj) && obj[i] != '}' {
-		kend, escaped, _ := sc.str(i)
-		key := unquote(obj[i:kend], escaped)
-		i = sc.skipSpace(kend)
-		i = sc.skipSpace(i + 1) // ':'
-		vend, _ := sc.value(i, 0)
-		if err := f(key, obj[i:vend]); err != nil {
-			return err
-		}
-		i = sc.skipSpace(vend)
-		if obj[i] == ',' {
-			i = sc.skipSpace(i + 1)
-		}
+// members iterates over the members of a validated object without
+// allocating: keys without escapes are strings sharing obj's memory, which
+// is safe because a Session never modifies the bytes it decoded.
+type members struct {
+	sc scanner
+	i  int
+}
+
+func newMembers(obj []byte) members {
+	it := members{sc: scanner{data: obj, maxDepth: 1 << 30}}
+	it.i = it.sc.skipSpace(1)
+	return it
+}
+
+func (it *members) next() (key string, value []byte, ok bool) {
+	obj := it.sc.data
+	if it.i >= len(obj) || obj[it.i] == '}' {
+		return "", nil, false
 	}
-	return nil
+	kend, escaped, _ := it.sc.str(it.i)
+	key = unquote(obj[it.i:kend], escaped)
+	i := it.sc.skipSpace(kend)
+	i = it.sc.skipSpace(i + 1) // ':'
+	vend, _ := it.sc.value(i, 0)
+	value = obj[i:vend]
+	i = it.sc.skipSpace(vend)
+	if obj[i] == ',' {
+		i = it.sc.skipSpace(i + 1)
+	}
+	it.i = i
+	return key, value, true
 }
 
 // Modified reports whether Encode would return something other than the
