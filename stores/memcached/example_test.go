@@ -1,0 +1,30 @@
+package memcachedstore_test
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/bradfitz/gomemcache/memcache"
+
+	"github.com/sessionbridge/sessionbridge"
+	memcachedstore "github.com/sessionbridge/sessionbridge/stores/memcached"
+)
+
+// Share sessions with a Node app configured as
+//
+//	app.use(session({ secret: 'keyboard cat', store: new MemcachedStore({ hosts: ['127.0.0.1:11211'], prefix: 'sess:' }) }))
+//
+// (It needs a memcached server, so it has no Output and only compiles.)
+func ExampleNew() {
+	store := memcachedstore.New(memcache.New("127.0.0.1:11211"), memcachedstore.Options{Prefix: "sess:"})
+	bridge, err := sessionbridge.New(sessionbridge.Config{Secrets: []string{"keyboard cat"}, Store: store})
+	if err != nil {
+		panic(err)
+	}
+	http.Handle("/api/", bridge.RequireSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, _ := sessionbridge.FromContext(r.Context())
+		var p struct{ User int }
+		_ = sess.Get("passport", &p)
+		fmt.Fprintf(w, "hello user %d\n", p.User)
+	})))
+}
