@@ -1,0 +1,208 @@
+package socketauth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/sessionbridge/sessionbridge"
+	"github.com/sessionbridge/sessionbridge/passportuser"
+)
+
+// Reasons given to a revoke function.
+const (
+	ReasonSessionEnded = "session ended" // destroyed or expired
+	ReasonLoggedOut    = "logged out"    // passport.user removed
+	ReasonUserChanged  = "user changed"  // another user in the same session
+)
+
+// TrackerOptions configure a Tracker.
+type TrackerOptions struct {
+	// Interval between two re-validations of every tracked session by Run;
+	// default one minute.
+	Interval time.Duration
+	// Concurrency is the number of store reads in flight during one
+	// re-validation; default 8.
+	Concurrency int
+}
+
+// A Tracker knows which open connections belong to which session and
+// disconnects them (through the revoke function given to Track) when the
+// session is destroyed, expires or is logged out, on the Node side or the
+// Go side. Run re-validates every tracked session periodically (one batch
+// of store reads per interval, for any store); Check re-validates one
+// session at once (for store notifications, see WatchRedis). It is safe for
+// concurrent use.
+type Tracker struct {
+	a    *Authorizer
+	opts TrackerOptions
+
+	mu       sync.Mutex
+	sessions map[string]*tracked // by session id
+	next     uint64
+}
+
+type tracked struct {
+	user  string // passport.user as stored
+	conns map[uint64]func(reason string)
+}
+
+// NewTracker returns a Tracker that re-validates with a's bridge.
+func NewTracker(a *Authorizer, opts TrackerOptions) *Tracker {
+	if opts.Interval <= 0 {
+		opts.Interval = time.Minute
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	return &Tracker{a: a, opts: opts, sessions: map[string]*tracked{}}
+}
+
+// Track registers a connection authorized by auth. revoke is called at most
+// once, from any goroutine, when the session ends; it should disconnect the
+// connection. Call the returned function when the connection closes. An
+// anonymous Auth is not tracked.
+func (t *Tracker) Track(auth *Auth, revoke func(reason string)) (untrack func()) {
+	if auth == nil || auth.Session == nil {
+		return func() {}
+	}
+	sid := auth.Session.ID
+	t.mu.Lock()
+	t.next++
+	id := t.next
+	s := t.sessions[sid]
+	if s == nil {
+		s = &tracked{user: string(auth.StoredUser), conns: map[uint64]func(string){}}
+		t.sessions[sid] = s
+	}
+	var once sync.Once
+	s.conns[id] = func(reason string) { once.Do(func() { revoke(reason) }) }
+	t.mu.Unlock()
+	return func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		if s := t.sessions[sid]; s != nil {
+			delete(s.conns, id)
+			if len(s.conns) == 0 {
+				delete(t.sessions, sid)
+			}
+		}
+	}
+}
+
+// Len returns the number of tracked sessions and connections.
+func (t *Tracker) Len() (sessions, conns int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.sessions {
+		conns += len(s.conns)
+	}
+	return len(t.sessions), conns
+}
+
+// Revoke disconnects every tracked connection of the session now.
+func (t *Tracker) Revoke(sid, reason string) int {
+	t.mu.Lock()
+	s := t.sessions[sid]
+	delete(t.sessions, sid)
+	t.mu.Unlock()
+	if s == nil {
+		return 0
+	}
+	for _, revoke := range s.conns {
+		revoke(reason)
+	}
+	return len(s.conns)
+}
+
+// Check re-validates one tracked session and revokes its connections if it
+// ended. A store failure revokes nothing (an outage is not a logout) and is
+// returned.
+func (t *Tracker) Check(ctx context.Context, sid string) (revoked int, err error) {
+	t.mu.Lock()
+	s := t.sessions[sid]
+	var user string
+	if s != nil {
+		user = s.user
+	}
+	t.mu.Unlock()
+	if s == nil {
+		return 0, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.a.cfg.Timeout)
+	defer cancel()
+	sess, err := t.a.cfg.Bridge.LoadID(ctx, sid)
+	switch {
+	case errors.Is(err, sessionbridge.ErrNoSession):
+		return t.Revoke(sid, ReasonSessionEnded), nil
+	case err != nil:
+		return 0, err
+	}
+	stored, err := passportuser.Raw(sess.Session)
+	switch {
+	case errors.Is(err, passportuser.ErrNotLoggedIn):
+		return t.Revoke(sid, ReasonLoggedOut), nil
+	case err != nil:
+		return 0, err
+	case string(stored) != user:
+		return t.Revoke(sid, ReasonUserChanged), nil
+	}
+	return 0, nil
+}
+
+// Revalidate checks every tracked session once, with at most
+// Options.Concurrency store reads in flight, and returns how many sessions
+// it checked and connections it revoked. Store failures are logged and
+// revoke nothing.
+func (t *Tracker) Revalidate(ctx context.Context) (checked, revoked int) {
+	t.mu.Lock()
+	sids := make([]string, 0, len(t.sessions))
+	for sid := range t.sessions {
+		sids = append(sids, sid)
+	}
+	t.mu.Unlock()
+	var mu sync.Mutex
+	var failures int
+	sem := make(chan struct{}, t.opts.Concurrency)
+	var wg sync.WaitGroup
+	for _, sid := range sids {
+		if ctx.Err() != nil {
+			break
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func(sid string) {
+			defer func() { <-sem; wg.Done() }()
+			n, err := t.Check(ctx, sid)
+			mu.Lock()
+			checked++
+			revoked += n
+			if err != nil {
+				failures++
+			}
+			mu.Unlock()
+		}(sid)
+	}
+	wg.Wait()
+	if failures > 0 {
+		t.a.log.LogAttrs(ctx, slog.LevelWarn, "socket session re-validation: store failures, nothing revoked for them",
+			slog.Int("failures", failures), slog.Int("checked", checked))
+	}
+	return checked, revoked
+}
+
+// Run re-validates every Interval until ctx ends.
+func (t *Tracker) Run(ctx context.Context) {
+	tick := time.NewTicker(t.opts.Interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			t.Revalidate(ctx)
+		}
+	}
+}
