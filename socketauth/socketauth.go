@@ -80,6 +80,10 @@ type Config struct {
 	Fail func(ctx context.Context, f *Failure) error
 	// Timeout bounds one authorization; default DefaultTimeout.
 	Timeout time.Duration
+	// MaxCredentialBytes caps a session cookie value taken from the auth
+	// payload or the query; default cookiesig.DefaultMaxHeaderBytes. (The
+	// Cookie header is capped by the Bridge's MaxHeaderBytes.)
+	MaxCredentialBytes int
 	// Logger receives critical failures (never ids, cookies or secrets).
 	Logger *slog.Logger
 }
@@ -134,6 +138,13 @@ func New(cfg Config) (*Authorizer, error) {
 	return a, nil
 }
 
+func (a *Authorizer) maxCredential() int {
+	if a.cfg.MaxCredentialBytes > 0 {
+		return a.cfg.MaxCredentialBytes
+	}
+	return cookiesig.DefaultMaxHeaderBytes
+}
+
 // Bridge returns the configured bridge.
 func (a *Authorizer) Bridge() *sessionbridge.Bridge { return a.cfg.Bridge }
 
@@ -162,6 +173,9 @@ func (a *Authorizer) sessionID(r *http.Request, auth map[string]any) (string, er
 	signed := func(v string) error {
 		if v == "" {
 			return nil
+		}
+		if len(v) > a.maxCredential() {
+			return fmt.Errorf("%w: %w: credential of %d bytes exceeds the limit", sessionbridge.ErrNoSession, cookiesig.ErrMalformed, len(v))
 		}
 		if strings.IndexByte(v, '%') >= 0 {
 			if d, ok := cookiesig.DecodeURIComponent(v); ok {
