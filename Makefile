@@ -5,7 +5,13 @@ GO ?= go
 NODE_DIR := testdata/node
 FUZZTIME ?= 3m
 
-.PHONY: test vet lint node-deps fixtures fixtures-check services services-stop bench fuzz
+.PHONY: demo test vet lint node-deps fixtures fixtures-check services services-stop bench fuzz
+
+## demo: the Node app and the Go chat server sharing one login, on
+## http://localhost:3000 (STORE=file by default; redis, postgres, mongo,
+## memcached start their server via scripts/services.sh).
+demo:
+	bash scripts/demo.sh
 
 ## test: vet, fixture check, and every Go test with the race detector,
 ## including the Node-backed checks (installs testdata/node deps if needed).
