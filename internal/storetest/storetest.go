@@ -232,3 +232,56 @@ func (p Peer) BothWays(t *testing.T) {
 	}
 	t.Logf("Go destroy logs Node out; Node logout makes Go's load ErrNotFound")
 }
+
+// TouchRace has Node write a counter into the session over and over while
+// Go loads and touches the same session concurrently, then checks that
+// Node's last write survived (a Go touch moves only the expiry and never
+// writes back a stale copy) and that every record stayed readable by both.
+func (p Peer) TouchRace(t *testing.T) {
+	cookie := p.App.Login("alice", "secret")
+	const writes = 40
+	done := make(chan struct{})
+	var goErrs []error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		ctx := context.Background()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			s, err := p.goLoad(t, cookie)
+			if err != nil {
+				goErrs = append(goErrs, err)
+				return
+			}
+			if err := p.Bridge.Touch(ctx, s); err != nil {
+				goErrs = append(goErrs, err)
+				return
+			}
+		}
+	}()
+	for i := 1; i <= writes; i++ {
+		p.App.SetData(cookie, map[string]any{"counter": i})
+	}
+	close(done)
+	wg.Wait()
+	for _, err := range goErrs {
+		t.Errorf("Go load/touch during Node writes: %v", err)
+	}
+	s, err := p.goLoad(t, cookie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := s.Get("counter", &n); err != nil || n != writes {
+		t.Fatalf("after the race the counter is %d (%v), want Node's last write %d", n, err, writes)
+	}
+	if me := p.App.Me(cookie); !me.LoggedIn || !strings.Contains(string(me.Session), fmt.Sprintf(`"counter":%d`, writes)) {
+		t.Fatalf("Node's view after the race: %+v", me)
+	}
+	t.Logf("touch race: %d Node writes while Go loaded and touched; Node's last write kept, both sides read it", writes)
+}

@@ -257,7 +257,9 @@ func TestNodeBothWays(t *testing.T) {
 		}
 		return []byte(d.Session)
 	}
-	storetest.Peer{App: a, Bridge: b, Raw: raw}.BothWays(t)
+	peer := storetest.Peer{App: a, Bridge: b, Raw: raw}
+	peer.BothWays(t)
+	peer.TouchRace(t)
 }
 
 // TestNodeBothWaysSubdocument runs connect-mongo with stringify false: the

@@ -204,7 +204,9 @@ func TestNodeBothWays(t *testing.T) {
 		}
 		return []byte(s)
 	}
-	storetest.Peer{App: app, Bridge: b, Raw: raw}.BothWays(t)
+	peer := storetest.Peer{App: app, Bridge: b, Raw: raw}
+	peer.BothWays(t)
+	peer.TouchRace(t)
 }
 
 // TestTimeZones runs Node's connections in America/New_York and Go's in

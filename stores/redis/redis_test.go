@@ -226,7 +226,9 @@ func TestNodeBothWays(t *testing.T) {
 				}
 				return v
 			}
-			storetest.Peer{App: app, Bridge: b, Raw: raw}.BothWays(t)
+			peer := storetest.Peer{App: app, Bridge: b, Raw: raw}
+			peer.BothWays(t)
+			peer.TouchRace(t)
 
 			// Touch: Go moves the TTL the way connect-redis would.
 			ctx := context.Background()
