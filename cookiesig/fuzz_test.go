@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/sessionbridge/sessionbridge/cookiesig"
 	"github.com/sessionbridge/sessionbridge/internal/nodetest"
@@ -61,9 +62,13 @@ func FuzzUnsign(f *testing.F) {
 		if err != nil && !errors.Is(err, cookiesig.ErrBadSignature) && !errors.Is(err, cookiesig.ErrMalformed) {
 			t.Fatalf("untyped error %v", err)
 		}
-		d, ok := cookiesig.DecodeURIComponent(cookiesig.EncodeURIComponent(value))
-		if !ok || d != value {
-			t.Fatalf("URI round trip %q: %q %v", value, d, ok)
+		// JavaScript strings are always valid UTF-16, so the round trip is
+		// only defined for valid UTF-8 (seed 13f802fe5ccef74a: "\xeb").
+		if utf8.ValidString(value) {
+			d, ok := cookiesig.DecodeURIComponent(cookiesig.EncodeURIComponent(value))
+			if !ok || d != value {
+				t.Fatalf("URI round trip %q: %q %v", value, d, ok)
+			}
 		}
 	})
 }
