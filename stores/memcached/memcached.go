@@ -36,8 +36,14 @@
 //   - Node's |0 wraps lifetimes beyond 2^31 s; Go does not (the absolute
 //     time is capped at the largest 32-bit exptime, in 2038).
 //
-// The gomemcache client has no context support: methods check ctx before
-// they start, and the client's Timeout bounds each call.
+// The gomemcache client has no context support. The store still honours
+// ctx: a method whose ctx can be done runs the client call in a goroutine and
+// returns ctx's error (wrapped) as soon as ctx is done. The abandoned call is
+// not stopped: it ends by itself within the client's Timeout per network step
+// (dial, then read/write; 500 ms each by default), and a Set or Delete
+// abandoned that way may still take effect, as with any store whose reply is
+// lost. Keep the client's Timeout short so abandoned calls do not pile up
+// while a server hangs.
 package memcachedstore
 
 import (
@@ -158,7 +164,7 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 		return nil, err
 	}
 	key := s.Key(sid)
-	it, err := s.client.Get(key)
+	it, err := call(ctx, func() (*memcache.Item, error) { return s.client.Get(key) })
 	switch {
 	case errors.Is(err, memcache.ErrCacheMiss):
 		return nil, sessionbridge.ErrNotFound
@@ -191,7 +197,7 @@ func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) 
 	}
 	key := s.Key(sid)
 	item := &memcache.Item{Key: key, Value: escape(val), Flags: FlagJSON, Expiration: s.expiration(life)}
-	if err := s.client.Set(item); err != nil {
+	if _, err := call(ctx, func() (struct{}, error) { return struct{}{}, s.client.Set(item) }); err != nil {
 		return wrap("set", key, err)
 	}
 	return nil
@@ -210,10 +216,42 @@ func (s *Store) Destroy(ctx context.Context, sid string) error {
 		return err
 	}
 	key := s.Key(sid)
-	if err := s.client.Delete(key); err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
+	_, err := call(ctx, func() (struct{}, error) { return struct{}{}, s.client.Delete(key) })
+	if err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
 		return wrap("delete", key, err)
 	}
 	return nil
+}
+
+// call runs fn, one gomemcache call, and returns its result, or ctx's error
+// as soon as ctx is done (see the package documentation: the call then goes
+// on in its goroutine until the client's Timeout ends it). A ctx that can
+// never be done runs fn in place.
+func call[T any](ctx context.Context, fn func() (T, error)) (T, error) {
+	if ctx.Done() == nil {
+		return fn()
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1) // buffered: an abandoned call never blocks
+	go func() {
+		v, err := fn()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		select {
+		case r := <-done: // finished at the same moment: keep its answer
+			return r.v, r.err
+		default:
+		}
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 // EnforcesExpiry implements sessionbridge.ExpiryEnforcer: memcached drops

@@ -245,7 +245,7 @@ func app(t *testing.T, url, coll string, stringify bool) *nodetest.App {
 }
 
 func TestNodeBothWays(t *testing.T) {
-	db, url, _ := database(t)
+	db, url, ferret := database(t)
 	name := collection(t, db)
 	st := mongostore.New(db, mongostore.Options{Collection: name})
 	a := app(t, url, name, true)
@@ -259,6 +259,16 @@ func TestNodeBothWays(t *testing.T) {
 	}
 	peer := storetest.Peer{App: a, Bridge: b, Raw: raw}
 	peer.BothWays(t)
+	if ferret {
+		// FerretDB v1 applies concurrent $set updates of different fields
+		// non-atomically (a probe setting n=1..200 while another client sets
+		// expires ends with n < 200), so a touch racing Node's write can lose
+		// it there, for connect-mongo's own touch as much as for Go's.
+		// MongoDB's single-document updates are atomic: run with
+		// MONGODB_URI to check the race against a real mongod.
+		t.Log("touch race not checked on FerretDB (non-atomic concurrent updates); set MONGODB_URI for a real mongod")
+		return
+	}
 	peer.TouchRace(t)
 }
 

@@ -16,7 +16,10 @@
 //     a Redis Cluster.
 //
 // The client is a redis.UniversalClient, so a single node, a Sentinel
-// failover client and a Cluster client all work. Get returns records as
+// failover client and a Cluster client all work. Build it with
+// ContextTimeoutEnabled: true: without it go-redis ignores context
+// deadlines on the socket, so a hung Redis blocks each call for the full
+// ReadTimeout (3 s by default) instead of the caller's deadline. Get returns records as
 // stored, expired or not; sessionbridge.Bridge refuses expired ones.
 package redisstore
 
