@@ -105,9 +105,43 @@ func (c *Cookie) Touch(now time.Time) {
 		}
 		return
 	}
-	t := time.UnixMilli(now.UnixMilli() + *c.OriginalMaxAge).UTC()
+	ms := now.UnixMilli() + *c.OriginalMaxAge
+	if ms > maxDateMs || ms < -maxDateMs {
+		// new Date(now + maxAge) is an Invalid Date: Node then writes
+		// expires null and originalMaxAge null (NaN).
+		c.Expires, c.OriginalMaxAge = nil, nil
+		c.absent &^= fExpires | fOriginalMaxAge
+		return
+	}
+	t := time.UnixMilli(ms).UTC()
 	c.Expires = &t
 	c.absent &^= fExpires
+}
+
+// maxDateMs is the largest time value of a JavaScript Date (±100,000,000
+// days from the epoch).
+const maxDateMs = 8.64e15
+
+// AppendISO appends t as JavaScript's Date.prototype.toISOString writes it:
+// UTC, three decimals, and the expanded ±YYYYYY year outside 0000-9999.
+// It reports false for a time outside the range of a JavaScript Date.
+func AppendISO(b []byte, t time.Time) ([]byte, bool) {
+	ms := t.UnixMilli()
+	if ms > maxDateMs || ms < -maxDateMs {
+		return b, false
+	}
+	t = time.UnixMilli(ms).UTC()
+	y := t.Year()
+	if y >= 0 && y <= 9999 {
+		return t.AppendFormat(b, ExpiresLayout), true
+	}
+	sign := byte('+')
+	if y < 0 {
+		sign, y = '-', -y
+	}
+	b = append(b, sign)
+	b = append(b, fmt.Sprintf("%06d", y)...)
+	return t.AppendFormat(b, "-01-02T15:04:05.000Z"), true
 }
 
 // Expired reports whether the session has expired at now: expires is set and
@@ -229,10 +263,10 @@ func (c *Cookie) appendJSON(b []byte) []byte {
 		field("expires")
 		if c.Expires == nil {
 			b = append(b, "null"...)
+		} else if iso, ok := AppendISO(append(b, '"'), *c.Expires); ok {
+			b = append(iso, '"')
 		} else {
-			b = append(b, '"')
-			b = c.Expires.UTC().AppendFormat(b, ExpiresLayout)
-			b = append(b, '"')
+			b = append(b, "null"...) // an Invalid Date's toJSON
 		}
 	}
 	optional(fSecure, c.Secure != nil, func() { b = strconv.AppendBool(b, *c.Secure) })
@@ -420,6 +454,19 @@ func parseDate(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
 		return t.UTC(), nil
 	}
+	if m := expandedISO.FindStringSubmatch(s); m != nil {
+		// toISOString's expanded years: +010582-11-03T11:06:40.000Z
+		y, _ := strconv.Atoi(m[1])
+		rest, err := time.Parse("2006-01-02T15:04:05.999999999Z", "2000"+m[2])
+		if err != nil {
+			return time.Time{}, err
+		}
+		t := time.Date(y, rest.Month(), rest.Day(), rest.Hour(), rest.Minute(), rest.Second(), rest.Nanosecond(), time.UTC)
+		if t.Day() != rest.Day() { // Feb 29 of a non-leap year
+			return time.Time{}, fmt.Errorf("invalid date %q", s)
+		}
+		return t, nil
+	}
 	if t, err := time.Parse("2006-01-02T15:04Z07:00", s); err == nil {
 		return t.UTC(), nil
 	}
@@ -429,6 +476,8 @@ func parseDate(s string) (time.Time, error) {
 	t, err := time.Parse(http.TimeFormat, s)
 	return t.UTC(), err
 }
+
+var expandedISO = regexp.MustCompile(`^([+-]\d{6})(-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?Z)$`)
 
 var (
 	cookieNameRe   = regexp.MustCompile("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$")

@@ -205,3 +205,40 @@ func TestWriteBackKeepsNodeBytes(t *testing.T) {
 	}
 	t.Logf("Node -> Go -> Node: %d random records, every unchanged member kept byte for byte, %d written back identically by Node", n, same)
 }
+
+// TestExtremeExpiryLikeNode: lifetimes that push expires past year 9999
+// (toISOString's expanded "+YYYYYY" years) or past the range of a
+// JavaScript Date (Invalid Date: Node writes expires and originalMaxAge
+// null). Found by FuzzDecode (seed 483a789a6e180a34); Node is the oracle.
+func TestExtremeExpiryLikeNode(t *testing.T) {
+	now := int64(1795000000000)
+	signer, _ := cookiesig.NewSigner("keyboard cat")
+	records := []string{
+		`{"cookie":{"originalMaxAge":270000000000000}}`,
+		`{"cookie":{"originalMaxAge":9000000000000000}}`,
+		`{"cookie":{"originalMaxAge":-9000000000000000}}`,
+		`{"cookie":{"originalMaxAge":1000,"expires":"+010582-11-03T11:06:40.000Z"}}`,
+		`{"cookie":{"originalMaxAge":-1795000000000,"expires":null}}`,
+	}
+	var ops []nodetest.Op
+	for _, r := range records {
+		ops = append(ops, nodetest.Op{Op: "load", Args: map[string]any{"name": "connect.sid", "secrets": []string{"keyboard cat"},
+			"cookie": signer.CookieValue("LoadSid_0123456789abcdefghijklmn"), "now": now, "record": r, "resave": true}})
+	}
+	for i, rr := range nodetest.Oracle(t, ops) {
+		var v struct{ Stored string }
+		rr.Decode(t, &v)
+		s, err := sessionjson.Decode([]byte(records[i]))
+		if err != nil {
+			t.Fatalf("%s: %v", records[i], err)
+		}
+		s.Touch(time.UnixMilli(now))
+		out, _ := s.Encode()
+		if string(out) != v.Stored {
+			t.Errorf("%s:\n  go %s\nnode %s", records[i], out, v.Stored)
+		}
+		if _, err := sessionjson.Decode(out); err != nil {
+			t.Errorf("Go cannot read its own %s: %v", out, err)
+		}
+	}
+}

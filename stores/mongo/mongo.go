@@ -174,8 +174,14 @@ func sessionJSON(v bson.RawValue) ([]byte, error) {
 	return nil, fmt.Errorf("%w: %s", ErrWrongType, v.Type)
 }
 
+// isoDate is the JSON of a Date: toISOString, or null for a date outside
+// JavaScript's range (Invalid Date).
 func isoDate(ms int64) string {
-	return time.UnixMilli(ms).UTC().Format(sessionjson.ExpiresLayout)
+	b, ok := sessionjson.AppendISO(nil, time.UnixMilli(ms))
+	if !ok {
+		return ""
+	}
+	return string(b)
 }
 
 // appendJSON writes v as Node's JSON.stringify shows the value the Node
@@ -246,7 +252,10 @@ func appendJSON(b []byte, v bson.RawValue, depth int) ([]byte, error) {
 		return append(b, "null"...), nil
 	case bson.TypeDateTime:
 		ms, _ := v.DateTimeOK()
-		return appendJSONString(b, isoDate(ms)), nil
+		if iso := isoDate(ms); iso != "" {
+			return appendJSONString(b, iso), nil
+		}
+		return append(b, "null"...), nil
 	case bson.TypeObjectID:
 		oid, _ := v.ObjectIDOK()
 		return appendJSONString(b, oid.Hex()), nil
