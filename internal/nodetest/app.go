@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,7 +24,26 @@ type App struct {
 	URL    string
 	tb     testing.TB
 	cookie string // cookie name
-	stderr *bytes.Buffer
+	stderr *lockedBuffer
+}
+
+// lockedBuffer is the app's stderr: written by the exec goroutine, read by
+// the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // StartApp starts app.js with env (STORE=..., and the store's settings) on a
@@ -45,8 +65,8 @@ func StartApp(tb testing.TB, env map[string]string) *App {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("start app.js: %v", err)
 	}
@@ -73,7 +93,7 @@ func StartApp(tb testing.TB, env map[string]string) *App {
 		if !ok {
 			tb.Fatalf("app.js exited before listening (env %v):\n%s", env, stderr.String())
 		}
-		return &App{URL: url, tb: tb, cookie: name, stderr: &stderr}
+		return &App{URL: url, tb: tb, cookie: name, stderr: stderr}
 	case <-time.After(20 * time.Second):
 		tb.Fatalf("app.js did not start in 20s (env %v):\n%s", env, stderr.String())
 	}

@@ -52,6 +52,9 @@ var ErrWrongType = fmt.Errorf("%w: redis key is not a string", sessionjson.ErrMa
 type Options struct {
 	// Prefix of every key; default "sess:". (connect-redis: prefix)
 	Prefix string
+	// NoPrefix stores keys as the bare session id, like connect-redis
+	// with prefix: '' (an empty Prefix means the default).
+	NoPrefix bool
 	// TTL for sessions whose cookie has no expiry (browser-session
 	// cookies); default one day. Whole seconds. (connect-redis: ttl)
 	TTL time.Duration
@@ -78,7 +81,10 @@ var _ sessionbridge.Store = (*Store)(nil)
 
 // New returns a store on client.
 func New(client redis.UniversalClient, opts Options) *Store {
-	if opts.Prefix == "" {
+	switch {
+	case opts.NoPrefix:
+		opts.Prefix = ""
+	case opts.Prefix == "":
 		opts.Prefix = DefaultPrefix
 	}
 	if opts.TTL <= 0 {

@@ -1,0 +1,93 @@
+// Sessionbridge inspects, creates and signs express-session sessions in the
+// store a Node Express (+ passport) app uses, reading and writing them byte
+// for byte as Node does. It is for people debugging a Node+Go system or
+// writing tests against one.
+//
+// # Synopsis
+//
+//	sessionbridge inspect --store URL --secret S [--secret S2 ...] [--cookie-name NAME] [--timeout D] COOKIE
+//	sessionbridge mint    --store URL --secret S [--cookie-name NAME] [--max-age MS] [--user JSON] [--data JSON] [--timeout D]
+//	sessionbridge sign    --secret S VALUE
+//	sessionbridge unsign  --secret S [--secret S2 ...] SIGNED
+//	sessionbridge help    [inspect|mint|sign|unsign|stores]
+//
+// Every command takes -h or --help (usage on standard output, exit 0). Flags
+// may come before or after the arguments; "--" ends them. --store defaults to
+// $SESSIONBRIDGE_STORE and --secret to $SESSIONBRIDGE_SECRET (one secret),
+// which keeps them out of the process list and the shell history.
+//
+// # inspect
+//
+// Finds the session a cookie points to, exactly as express-session would
+// (first cookie of that name, quotes stripped, URL-decoded when it holds "%",
+// "s:" prefix and signature checked against every secret), loads it from the
+// store without touching it, and prints one JSON object:
+//
+//	{"sid":"...","loggedIn":true,"user":7,"expires":"2026-05-01T12:00:00.000Z","session":{"cookie":{...},"passport":{"user":7}}}
+//
+// user is session.passport.user exactly as stored, or null when passport would
+// see nobody logged in; expires is the record's cookie.expires, or null for a
+// browser-session cookie; session is the stored record itself, byte for byte
+// (connect-mongo with stringify=false stores a subdocument: session is then
+// the JSON Node's JSON.stringify gives for it). A record whose cookie.expires
+// has passed is reported as expired unless the store expires sessions itself
+// (Redis TTL, connect-pg-simple's expire column, ...), as the Go library does.
+//
+// COOKIE is a whole Cookie header ("a=1; connect.sid=s%3A...", with or without
+// a leading "Cookie:"), name=value, or the cookie value alone, URL-encoded
+// ("s%3A...") or not ("s:...").
+//
+// # mint
+//
+// Creates a session as express-session's generate() does (a fresh 32-character
+// uid-safe id, a cookie with path "/" and httpOnly), sets passport.user to
+// --user (a JSON value: what the app's serializeUser stores) and the members
+// of --data (a JSON object) as session fields, saves it with the Node store's
+// rules and prints
+//
+//	{"sid":"...","cookie":"s%3A...","setCookie":"connect.sid=s%3A...; Path=/; HttpOnly"}
+//
+// Without --max-age (or with 0) the cookie is a browser-session cookie, as
+// with express-session's default options: originalMaxAge and expires are null
+// and the store keeps the session for its ttl (one day for Redis, PostgreSQL
+// and memcached, 14 days for MongoDB, one hour for session-file-store; set it
+// with the URL's ttl option). --max-age MS gives it express-session's
+// cookie.maxAge of MS milliseconds, and the Set-Cookie header an Expires.
+//
+// # sign, unsign
+//
+// sign prints cookie-signature's sign(VALUE, secret) with the first secret;
+// unsign verifies VALUE.SIGNATURE against every secret in turn (an
+// express-session cookie value "s:..." or "s%3A..." is accepted too) and
+// prints the value.
+//
+// # Store URLs
+//
+//	redis://[user:pass@]host:port[/db][?prefix=sess:&ttl=86400]   connect-redis
+//	redis://host1:port,host2:port[?prefix=...]                    the same on a Redis Cluster
+//	rediss://...                                                  the same over TLS
+//	postgres://user@host:port/db[?table=session&schema=public&ttl=86400&sslmode=disable]
+//	mongodb://host:port[,host:port]/db[?collection=sessions&stringify=true&ttl=1209600]
+//	memcached://host:port[,host:port][?prefix=&ttl=&timeout=500ms]
+//	file:///abs/dir  or  file:rel/dir[?ttl=3600]                  session-file-store
+//
+// Options not given take the Node store's defaults; the MongoDB database
+// defaults to "test", as the Node driver's client.db() does for a URL without
+// one. Other query parameters go to the driver (go-redis, pgx, the MongoDB
+// connection string); an option nobody knows is an error. See package
+// github.com/sessionbridge/sessionbridge/storeurl, or 'sessionbridge help
+// stores'. inspect never creates a file store's directory; mint does, as
+// session-file-store does.
+//
+// # Exit status
+//
+//	0  success (inspect: the session was found, logged in or not)
+//	1  usage error, bad store URL, or a store failure (including a record
+//	   that is not an express-session record)
+//	2  inspect, unsign: the cookie is missing, not signed, or its signature
+//	   matches no secret
+//	3  inspect: no such session in the store, or it has expired
+//
+// Messages go to standard error and never contain a secret, a cookie or a
+// session id; the session id appears only in the JSON printed on success.
+package main

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/sessionbridge/sessionbridge"
+	"github.com/sessionbridge/sessionbridge/cookiesig"
+	"github.com/sessionbridge/sessionbridge/passportuser"
+	"github.com/sessionbridge/sessionbridge/sessionjson"
+	"github.com/sessionbridge/sessionbridge/storeurl"
+)
+
+const inspectUsage = `Usage: sessionbridge inspect --store URL --secret S [--secret S2 ...] [--cookie-name NAME] [--timeout 10s] COOKIE
+
+Looks up the session a cookie points to, as express-session would, and prints
+one JSON object:
+
+  {"sid": "...", "loggedIn": true, "user": <passport.user as stored, or null>,
+   "expires": "<cookie.expires>" or null, "session": <the record as stored>}
+
+"session" is the stored record itself, byte for byte (for connect-mongo with
+stringify=false, the JSON Node's JSON.stringify gives for the subdocument).
+Nothing in the store is changed: the session is neither touched nor saved.
+
+COOKIE is a whole Cookie header ("a=1; connect.sid=s%3A..."; a leading
+"Cookie:" is ignored), name=value, or the cookie's value alone, URL-encoded
+("s%3A...") or not ("s:..."). As in express-session, the first cookie of
+that name counts, surrounding quotes are stripped, and the session id must be
+signed with one of the secrets.
+
+Flags:
+  --store URL          the Node app's session store (default $SESSIONBRIDGE_STORE);
+                       see 'sessionbridge help stores'
+  --secret S           express-session's secret; repeat it for a rotated list
+                       (default $SESSIONBRIDGE_SECRET)
+  --cookie-name NAME   the session cookie's name (default connect.sid)
+  --timeout D          give up on the store after D (default 10s)
+
+Exit status:
+  0  the session was found (logged in or not: see "loggedIn")
+  1  usage error, bad store URL, or the store failed or holds a record that
+     is not an express-session record
+  2  no such cookie, or it is not signed, or its signature matches no secret
+  3  no such session in the store, or it has expired
+`
+
+func runInspect(ctx context.Context, c *cli, args []string) int {
+	const name = "inspect"
+	var f flags
+	fs := newFlagSet(name)
+	f.addStore(fs)
+	pos, code := c.parse(fs, inspectUsage, args)
+	if code >= 0 {
+		return code
+	}
+	if len(pos) != 1 {
+		return c.usageError(name, inspectUsage, "want exactly one COOKIE argument, got %d", len(pos))
+	}
+	spec, code := c.spec(name, inspectUsage, &f)
+	if code >= 0 {
+		return code
+	}
+	signer, code := c.signer(name, inspectUsage, &f)
+	if code >= 0 {
+		return code
+	}
+
+	sid, err := signer.SessionIDLimit(cookieHeader(pos[0], f.cookieName), f.cookieName, 0)
+	if err != nil {
+		return c.fail(exitNoCookie, name, "%s", cookieReason(err, f.cookieName))
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	if spec.Kind == storeurl.File {
+		// Opening a file store creates its directory; inspecting must not.
+		if fi, err := os.Stat(spec.File.Dir); err != nil || !fi.IsDir() {
+			return c.fail(exitError, name, "store error: session directory %s does not exist or is not a directory", spec.File.Dir)
+		}
+	}
+	store, closer, err := spec.Open(ctx)
+	if err != nil {
+		return c.fail(exitError, name, "store error: %s", redact(err.Error(), &f, sid))
+	}
+	defer closer.Close()
+
+	b, err := sessionbridge.New(sessionbridge.Config{
+		CookieName: f.cookieName,
+		Secrets:    f.secrets,
+		Store:      store,
+		Logger:     slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		return c.fail(exitError, name, "%v", err)
+	}
+	sess, err := b.LoadID(ctx, sid)
+	switch {
+	case errors.Is(err, sessionbridge.ErrExpired):
+		return c.fail(exitNoSession, name, "the session has expired (its cookie.expires has passed)")
+	case errors.Is(err, sessionbridge.ErrNoSession):
+		return c.fail(exitNoSession, name, "no such session in the store (never saved, destroyed, or expired)")
+	case err != nil:
+		return c.fail(exitError, name, "store error: %s", redact(err.Error(), &f, sid))
+	}
+
+	out, err := inspectJSON(sid, sess.Session)
+	if err != nil {
+		return c.fail(exitError, name, "%s", redact(err.Error(), &f, sid))
+	}
+	if errors.Is(passportError(sess.Session), passportuser.ErrBadPassport) {
+		fmt.Fprintf(c.stderr, "sessionbridge %s: warning: session.passport is not an object; passport would fail on it\n", name)
+	}
+	if _, err := c.stdout.Write(out); err != nil {
+		return c.fail(exitError, name, "writing the result: %v", err)
+	}
+	return exitOK
+}
+
+func passportError(s *sessionjson.Session) error {
+	_, err := passportuser.Raw(s)
+	return err
+}
+
+// inspectJSON writes the result object by hand: encoding/json would compact
+// the embedded record (and escape HTML unless told not to); here "session"
+// and "user" are the stored bytes exactly, and strings are written as
+// JSON.stringify writes them.
+func inspectJSON(sid string, s *sessionjson.Session) ([]byte, error) {
+	rec, err := s.Encode()
+	if err != nil {
+		return nil, err
+	}
+	user, uerr := passportuser.Raw(s)
+	var b bytes.Buffer
+	b.WriteString(`{"sid":`)
+	b.Write(sessionjson.AppendString(nil, sid))
+	if uerr == nil {
+		b.WriteString(`,"loggedIn":true,"user":`)
+		b.Write(user)
+	} else {
+		b.WriteString(`,"loggedIn":false,"user":null`)
+	}
+	b.WriteString(`,"expires":`)
+	if e := s.Cookie.Expires; e != nil {
+		b.Write(sessionjson.AppendString(nil, e.UTC().Format(sessionjson.ExpiresLayout)))
+	} else {
+		b.WriteString("null")
+	}
+	b.WriteString(`,"session":`)
+	b.Write(rec)
+	b.WriteString("}\n")
+	return b.Bytes(), nil
+}
+
+// cookieHeader turns the COOKIE argument into a Cookie header: a header
+// (with or without "Cookie:") or name=value is used as is, a bare value
+// becomes name=value.
+func cookieHeader(arg, name string) string {
+	s := strings.TrimSpace(arg)
+	if len(s) >= 7 && strings.EqualFold(s[:7], "cookie:") {
+		return strings.TrimSpace(s[7:])
+	}
+	if isCookieValue(s) || !strings.ContainsAny(s, "=;") {
+		return name + "=" + s
+	}
+	return s
+}
+
+// isCookieValue reports whether s starts like a signed session cookie value
+// ("s:" or its URL encoding "s%3A", maybe quoted), which may contain "=".
+func isCookieValue(s string) bool {
+	s = strings.TrimPrefix(s, `"`)
+	return strings.HasPrefix(s, cookiesig.SessionPrefix) ||
+		len(s) >= 4 && s[0] == 's' && strings.EqualFold(s[1:4], "%3A")
+}
+
+func cookieReason(err error, name string) string {
+	switch {
+	case errors.Is(err, cookiesig.ErrNoCookie):
+		return fmt.Sprintf("no %s cookie in COOKIE (or it is empty); use --cookie-name for another name", name)
+	case errors.Is(err, cookiesig.ErrNotSigned):
+		return fmt.Sprintf("the %s cookie is not signed: express-session only accepts values starting with s: (s%%3A encoded)", name)
+	case errors.Is(err, cookiesig.ErrBadSignature):
+		return fmt.Sprintf("the %s cookie's signature matches none of the secrets: forged, truncated, or signed with another secret", name)
+	case errors.Is(err, cookiesig.ErrMalformed):
+		return fmt.Sprintf("the %s cookie is malformed: no signature, or an empty session id", name)
+	}
+	return err.Error()
+}

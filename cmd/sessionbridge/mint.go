@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/sessionbridge/sessionbridge"
+	"github.com/sessionbridge/sessionbridge/passportuser"
+	"github.com/sessionbridge/sessionbridge/sessionjson"
+)
+
+const mintUsage = `Usage: sessionbridge mint --store URL --secret S [--cookie-name NAME] [--max-age MS] [--user JSON] [--data JSON] [--timeout 10s]
+
+Creates a session in the store the way express-session does (a fresh
+uid-safe id, a cookie with path "/" and httpOnly) and prints
+
+  {"sid": "...", "cookie": "<encoded cookie value>", "setCookie": "<Set-Cookie header>"}
+
+The cookie is what a browser sends after "connect.sid=": use it to seed a Node
+app's tests or load tests with logged-in users.
+
+Flags:
+  --store URL          the Node app's session store (default $SESSIONBRIDGE_STORE);
+                       see 'sessionbridge help stores'
+  --secret S           express-session's secret; the first one signs
+                       (default $SESSIONBRIDGE_SECRET)
+  --cookie-name NAME   the session cookie's name (default connect.sid)
+  --max-age MS         cookie.maxAge in milliseconds. 0 or absent: a
+                       browser-session cookie (originalMaxAge and expires null,
+                       express-session's default), which the store keeps for
+                       its ttl (see 'sessionbridge help stores')
+  --user JSON          log the session in: passport.user is set to this JSON
+                       value, what the app's serializeUser stores (7, "42",
+                       {"id":7}); null, false and "" are refused
+  --data JSON          a JSON object whose members become session fields
+                       (after passport, in the order given)
+  --timeout D          give up on the store after D (default 10s)
+
+Exit status: 0 created; 1 usage or store error.
+`
+
+func runMint(ctx context.Context, c *cli, args []string) int {
+	const name = "mint"
+	var f flags
+	var maxAge int64
+	var user, data string
+	fs := newFlagSet(name)
+	f.addStore(fs)
+	fs.Int64Var(&maxAge, "max-age", 0, "")
+	fs.StringVar(&user, "user", "", "")
+	fs.StringVar(&data, "data", "", "")
+	pos, code := c.parse(fs, mintUsage, args)
+	if code >= 0 {
+		return code
+	}
+	if len(pos) != 0 {
+		return c.usageError(name, mintUsage, "unexpected argument %q", pos[0])
+	}
+	if maxAge < 0 || maxAge > math.MaxInt64/int64(time.Millisecond) {
+		return c.usageError(name, mintUsage, "--max-age must be a number of milliseconds, 0 or more")
+	}
+	var fields []field
+	set := func(s *sessionjson.Session) error { return nil }
+	if user != "" || data != "" {
+		var err error
+		if fields, err = mintFields(user, data); err != nil {
+			return c.usageError(name, mintUsage, "%v", err)
+		}
+		set = func(s *sessionjson.Session) error {
+			for _, fl := range fields {
+				if err := s.SetRaw(fl.key, fl.value); err != nil {
+					if errors.Is(err, sessionjson.ErrReservedKey) {
+						return fmt.Errorf("--data: %q is a name express-session reserves", fl.key)
+					}
+					return fmt.Errorf("--data: member %q: %w", fl.key, err)
+				}
+			}
+			return nil
+		}
+		// Check them on a scratch session before touching the store.
+		if err := set(sessionjson.New(sessionjson.NewCookie(time.Now(), 0))); err != nil {
+			return c.usageError(name, mintUsage, "%v", err)
+		}
+	}
+	spec, code := c.spec(name, mintUsage, &f)
+	if code >= 0 {
+		return code
+	}
+	if _, code := c.signer(name, mintUsage, &f); code >= 0 {
+		return code
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	store, closer, err := spec.Open(ctx)
+	if err != nil {
+		return c.fail(exitError, name, "store error: %s", redact(err.Error(), &f, ""))
+	}
+	defer closer.Close()
+	b, err := sessionbridge.New(sessionbridge.Config{
+		CookieName: f.cookieName,
+		Secrets:    f.secrets,
+		Store:      store,
+		Cookie:     sessionbridge.CookieOptions{MaxAge: time.Duration(maxAge) * time.Millisecond},
+		Logger:     slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		return c.fail(exitError, name, "%v", err)
+	}
+	sess, err := b.NewSession()
+	if err != nil {
+		return c.fail(exitError, name, "%v", err)
+	}
+	if err := set(sess.Session); err != nil {
+		return c.fail(exitError, name, "%v", err)
+	}
+	setCookie, err := b.SetCookie(sess)
+	if err != nil {
+		return c.usageError(name, mintUsage, "cookie: %v", err)
+	}
+	if err := b.Save(ctx, sess); err != nil {
+		return c.fail(exitError, name, "store error: %s", redact(err.Error(), &f, sess.ID))
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(struct {
+		Sid       string `json:"sid"`
+		Cookie    string `json:"cookie"`
+		SetCookie string `json:"setCookie"`
+	}{sess.ID, b.Signer().CookieValue(sess.ID), setCookie})
+	if _, err := c.stdout.Write(out.Bytes()); err != nil {
+		return c.fail(exitError, name, "writing the result: %v", err)
+	}
+	return exitOK
+}
+
+type field struct {
+	key   string
+	value json.RawMessage
+}
+
+// mintFields returns the members to set: passport (from --user) first, then
+// the members of --data in their order.
+func mintFields(user, data string) ([]field, error) {
+	var fields []field
+	if user != "" {
+		u := bytes.TrimSpace([]byte(user))
+		if !json.Valid(u) {
+			return nil, fmt.Errorf(`--user must be a JSON value: 7, "alice" (with the quotes), {"id":7}`)
+		}
+		switch string(u) {
+		case "null", "false", `""`:
+			return nil, fmt.Errorf("--user %s would not log anyone in (passport ignores null, false and \"\")", u)
+		}
+		p := append(append([]byte(`{"user":`), u...), '}')
+		fields = append(fields, field{passportuser.Key, p})
+	}
+	if data == "" {
+		return fields, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader([]byte(data)))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, errors.New("--data must be a JSON object, such as {\"cart\":[1]}")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("--data is not valid JSON: %v", err)
+		}
+		key := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("--data is not valid JSON: %v", err)
+		}
+		if seen[key] {
+			return nil, fmt.Errorf("--data has the key %q twice", key)
+		}
+		seen[key] = true
+		if key == passportuser.Key && user != "" {
+			return nil, errors.New("--data sets passport and --user too: give one of them")
+		}
+		fields = append(fields, field{key, v})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, fmt.Errorf("--data is not valid JSON: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("--data must be a single JSON object")
+	}
+	return fields, nil
+}
