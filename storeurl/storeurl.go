@@ -662,7 +662,7 @@ func (s *Spec) Open(ctx context.Context) (sessionbridge.Store, io.Closer, error)
 		}
 		return mongostore.New(c.Database(s.MongoDatabase), s.Mongo), closer, nil
 	case Memcached:
-		sel, err := newKetama(s.Addrs)
+		sel, err := memcachedstore.NewServerSelector(s.Addrs...)
 		if err != nil {
 			return nil, nil, unavailable(s, err)
 		}

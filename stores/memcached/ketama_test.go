@@ -1,4 +1,4 @@
-package storeurl
+package memcachedstore
 
 import (
 	"bytes"

@@ -1,6 +1,8 @@
-package storeurl
+package memcachedstore
 
 import (
+	"github.com/bradfitz/gomemcache/memcache"
+
 	"crypto/md5"
 	"fmt"
 	"math"
@@ -61,7 +63,7 @@ func ketamaRing(servers []string) []ketamaPoint {
 		host, port, _ := net.SplitHostPort(s)
 		for i := range length {
 			var x [16]byte
-			if port == DefaultMemcachedPort {
+			if port == "11211" { // hashring's default port: hashed by host alone
 				x = md5.Sum([]byte(host + "-" + strconv.Itoa(i)))
 			} else {
 				x = md5.Sum([]byte(s + "-" + strconv.Itoa(i)))
@@ -131,4 +133,18 @@ func (k *ketama) Each(f func(net.Addr) error) error {
 		}
 	}
 	return nil
+}
+
+// NewServerSelector returns a gomemcache ServerSelector that picks servers
+// for keys exactly as the npm memcached client connect-memcached uses does
+// (hashring with md5 and ketama compatibility). Use it whenever the Node app
+// lists several memcached servers:
+//
+//	sel, err := memcachedstore.NewServerSelector("10.0.0.1:11211", "10.0.0.2:11211")
+//	client := memcache.NewFromSelector(sel)
+//
+// List the servers as the Node app lists them (host:port): the ring is
+// built from those strings.
+func NewServerSelector(servers ...string) (memcache.ServerSelector, error) {
+	return newKetama(servers)
 }
