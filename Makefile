@@ -5,7 +5,7 @@ GO ?= go
 NODE_DIR := testdata/node
 FUZZTIME ?= 3m
 
-.PHONY: demo test vet lint node-deps fixtures fixtures-check services services-stop bench fuzz
+.PHONY: demo test vet lint browser node-deps fixtures fixtures-check services services-stop bench fuzz
 
 ## demo: the Node app and the Go chat server sharing one login, on
 ## http://localhost:3000 (STORE=file by default; redis, postgres, mongo,
@@ -17,7 +17,7 @@ demo:
 ## including the Node-backed checks (installs testdata/node deps if needed).
 # -v so the Node-backed tests can say what Node confirmed; the filter drops
 # only the per-test RUN/PASS chatter.
-test: vet node-deps fixtures-check services
+test: vet node-deps fixtures-check services browser
 	@set -o pipefail; $(GO) test -race -count=1 -v ./... 2>&1 | \
 	  grep -Ev '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- PASS|PASS$$)'
 
@@ -27,12 +27,17 @@ vet:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
-## node-deps: npm ci in testdata/node when node_modules is missing or stale.
-node-deps: $(NODE_DIR)/node_modules/.package-lock.json
+## node-deps: npm ci where node_modules is missing or stale (the Node
+## oracle and harness, and the demo's Node app).
+node-deps: $(NODE_DIR)/node_modules/.package-lock.json examples/node-app/node_modules/.package-lock.json
 
-$(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
-	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+%/node_modules/.package-lock.json: %/package.json %/package-lock.json
+	cd $* && npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+## browser: Debian's chromium for the demo's browser test.
+browser:
+	bash scripts/ensure-chromium.sh
 
 ## fixtures: regenerate testdata/fixtures with the real npm packages.
 fixtures: node-deps
@@ -53,7 +58,9 @@ services-stop:
 	bash scripts/services.sh stop
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@cd bench/node && { [ node_modules/.package-lock.json -nt package-lock.json ] || \
+	  npm ci --no-audit --no-fund --loglevel=error; }
+	$(GO) run ./bench -sections all -out docs/benchmarks.md $(BENCHFLAGS)
 
 ## fuzz: run every fuzz target for FUZZTIME each.
 fuzz:

@@ -70,6 +70,9 @@ func (t *Tracker) WatchRedis(ctx context.Context, client redis.UniversalClient, 
 				case "del", "expired", "evicted":
 					t.Revoke(sid, ReasonSessionEnded)
 				case "set":
+					if !t.tracked(sid) {
+						continue
+					}
 					go func() {
 						if _, err := t.Check(ctx, sid); err != nil {
 							t.a.log.LogAttrs(ctx, slog.LevelWarn, "socketauth: re-validation after a session write failed", slog.Any("error", err))

@@ -22,7 +22,7 @@
 //   - logged_in and the user are kept beside the user, never written into
 //     the application's user object;
 //   - open connections are revoked when their session is destroyed, expires
-//     or logs out (Tracker, RedisNotifications).
+//     or logs out (Tracker, Tracker.WatchRedis).
 package socketauth
 
 import (
@@ -70,7 +70,8 @@ type Config struct {
 	// this query parameter of the handshake request.
 	QueryParam string
 	// Success is called after a successful authorization (passport.socketio
-	// success); returning an error rejects the connection with it.
+	// success); returning an error rejects the connection with it. Hooks
+	// must honour ctx: the connection waits for them.
 	Success func(ctx context.Context, a *Auth) error
 	// Fail decides about a failed authorization (passport.socketio fail).
 	// Returning nil accepts the connection as anonymous, which is honoured

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -252,13 +253,18 @@ func TestTrackerRevalidate(t *testing.T) {
 	_ = other.Set("passport", map[string]any{"user": 8})
 	_ = f.bridge.Save(ctx, other)
 
+	var mu sync.Mutex // revoke runs on Revalidate's goroutines
 	reasons := map[string][]string{}
 	track := func(name string, s *sessionbridge.Session) func() {
 		res, err := a.Authorize(ctx, handshake(f.cookie(s), nil), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return tr.Track(res, func(reason string) { reasons[name] = append(reasons[name], reason) })
+		return tr.Track(res, func(reason string) {
+			mu.Lock()
+			reasons[name] = append(reasons[name], reason)
+			mu.Unlock()
+		})
 	}
 	track("u1", f.user)
 	track("u2", f.user) // two connections of one session

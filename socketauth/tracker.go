@@ -1,7 +1,9 @@
 package socketauth
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -146,10 +148,38 @@ func (t *Tracker) Check(ctx context.Context, sid string) (revoked int, err error
 		return t.Revoke(sid, ReasonLoggedOut), nil
 	case err != nil:
 		return 0, err
-	case string(stored) != user:
+	case !sameUser(stored, []byte(user)):
 		return t.Revoke(sid, ReasonUserChanged), nil
 	}
 	return 0, nil
+}
+
+// tracked reports whether the session has tracked connections.
+func (t *Tracker) tracked(sid string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sessions[sid] != nil
+}
+
+// sameUser compares two passport users as JSON values (key order and
+// spacing aside, numbers exact).
+func sameUser(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	ca, errA := canonical(a)
+	cb, errB := canonical(b)
+	return errA == nil && errB == nil && bytes.Equal(ca, cb)
+}
+
+func canonical(raw []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	return json.Marshal(v) // maps come out with sorted keys
 }
 
 // Revalidate checks every tracked session once, with at most

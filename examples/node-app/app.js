@@ -86,7 +86,7 @@ async function main() {
   }));
   app.use(passport.session());
 
-  app.get('/socket.io.js', (req, res) => res.sendFile(require.resolve('socket.io-client/dist/socket.io.min.js')));
+  app.get('/socket.io.js', (req, res) => res.sendFile(path.join(__dirname, 'node_modules', 'socket.io-client', 'dist', 'socket.io.min.js')));
 
   app.get('/login', (req, res) => res.send(page('Log in', `
 <h1>sessionbridge demo</h1>
@@ -138,7 +138,7 @@ document.getElementById('logout').addEventListener('click', async () => {
   });
 
   const server = app.listen(PORT, '127.0.0.1', () => {
-    console.log(`node app on http://localhost:${PORT} (store: ${STORE})`);
+    console.log(`node app on http://localhost:${server.address().port} (store: ${STORE})`);
   });
   const stop = () => server.close(() => process.exit(0));
   process.on('SIGINT', stop);

@@ -94,8 +94,8 @@ func StartApp(tb testing.TB, env map[string]string) *App {
 			tb.Fatalf("app.js exited before listening (env %v):\n%s", env, stderr.String())
 		}
 		return &App{URL: url, tb: tb, cookie: name, stderr: stderr}
-	case <-time.After(20 * time.Second):
-		tb.Fatalf("app.js did not start in 20s (env %v):\n%s", env, stderr.String())
+	case <-time.After(45 * time.Second):
+		tb.Fatalf("app.js did not start in 45s (env %v):\n%s", env, stderr.String())
 	}
 	return nil
 }

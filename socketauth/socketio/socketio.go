@@ -1,0 +1,312 @@
+package socketio
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/zishang520/socket.io/servers/socket/v3"
+
+	"github.com/sessionbridge/sessionbridge/socketauth"
+)
+
+// DefaultRevokeEvent is the event a revoked socket receives, with the reason
+// (socketauth.ReasonSessionEnded, ReasonLoggedOut, ReasonUserChanged) as
+// its one argument, just before the server disconnects it.
+const DefaultRevokeEvent = "session_revoked"
+
+// Error codes in the data of a rejection (connect_error's err.data.code).
+const (
+	// CodeUnauthorized: no valid, logged-in session (not critical).
+	CodeUnauthorized = "UNAUTHORIZED"
+	// CodeSessionError: the server could not decide (store or deserializer
+	// failure); err.data.critical is true.
+	CodeSessionError = "SESSION_ERROR"
+)
+
+// Options configure Middleware. The zero value is usable.
+type Options struct {
+	// Timeout bounds one authorization (store read and deserializer); the
+	// handshake request's own context is already cancelled when a namespace
+	// middleware runs, so the middleware makes its own. Default
+	// socketauth.DefaultTimeout.
+	Timeout time.Duration
+	// Tracker, if set, tracks every accepted, logged-in socket from its
+	// "connection" until its "disconnect" and disconnects it when its
+	// session ends (see socketauth.Tracker; run Tracker.Run and/or
+	// Tracker.WatchRedis yourself). It must be built on the same
+	// Authorizer. A session that ends between the authorization and the
+	// connection (a few milliseconds) raises no notification for a tracked
+	// socket; Tracker.Run catches it at its next interval, so run Run too
+	// when you rely on WatchRedis.
+	Tracker *socketauth.Tracker
+	// RevokeEvent is emitted to a revoked socket, with the reason, before
+	// it is disconnected; default DefaultRevokeEvent.
+	RevokeEvent string
+}
+
+// Data is what Middleware attaches to an accepted socket (Socket.SetData):
+// the Go form of passport.socketio's socket.request.user and its
+// logged_in. It is JSON-friendly because a socket on another server is seen
+// through the adapter as decoded JSON (see FromRemote); only the exported
+// fields cross servers, and they never contain the session id.
+type Data struct {
+	// User is session.passport.user exactly as stored (a number, a string
+	// or an object, ids above 2^53 intact), or nil for an anonymous client
+	// accepted by the Fail hook.
+	User json.RawMessage `json:"user"`
+	// LoggedIn is false only for an anonymous client accepted by the
+	// socketauth Fail hook. Unlike passport.socketio it is kept outside the
+	// user object.
+	LoggedIn bool `json:"logged_in"`
+
+	auth *socketauth.Auth // local sockets only
+	conn *conn            // tracking state, local sockets only
+}
+
+// DecodeUser decodes User into v, keeping numbers exact as json.Number
+// when v leaves the type open. It returns socketauth.ErrUnauthorized for an
+// anonymous socket.
+func (d *Data) DecodeUser(v any) error {
+	if !d.LoggedIn || len(d.User) == 0 {
+		return socketauth.ErrUnauthorized
+	}
+	dec := json.NewDecoder(bytes.NewReader(d.User))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+// FromSocket returns the Data Middleware attached to a local socket.
+func FromSocket(s *socket.Socket) (*Data, bool) {
+	if s == nil {
+		return nil, false
+	}
+	d, ok := s.Data().(*Data)
+	return d, ok && d != nil
+}
+
+// Auth returns the full authorization of a local socket: the session, the
+// stored user and the deserialized user (socketauth.Config.Deserialize).
+// It is not available for sockets on other servers.
+func Auth(s *socket.Socket) (*socketauth.Auth, bool) {
+	d, ok := FromSocket(s)
+	if !ok || d.auth == nil {
+		return nil, false
+	}
+	return d.auth, true
+}
+
+// FromRemote returns the Data of a socket returned by FetchSockets: the
+// *Data itself for a socket on this server, or the Data decoded from what
+// the adapter delivered for a socket on another server (map[string]any from
+// JSON, or raw JSON). It reports false for a socket this package's
+// middleware did not accept.
+//
+// An adapter that decodes JSON numbers into float64 (the official Redis
+// adapter does) rounds a numeric user id above 2^53 in the remote Data; the
+// user's room (SocketsOfUser) is not affected.
+func FromRemote(rs *socket.RemoteSocket) (*Data, bool) {
+	if rs == nil {
+		return nil, false
+	}
+	return decodeData(rs.Data())
+}
+
+func decodeData(v any) (*Data, bool) {
+	switch d := v.(type) {
+	case *Data:
+		return d, d != nil
+	case Data:
+		return &d, true
+	case map[string]any:
+		li, ok := d["logged_in"].(bool)
+		if !ok {
+			return nil, false
+		}
+		u, has := d["user"]
+		if !has {
+			return nil, false
+		}
+		out := &Data{LoggedIn: li}
+		if u != nil {
+			b, err := json.Marshal(u)
+			if err != nil {
+				return nil, false
+			}
+			out.User = b
+		}
+		return out, true
+	case json.RawMessage:
+		return decodeRaw(d)
+	case []byte:
+		return decodeRaw(d)
+	case string:
+		return decodeRaw([]byte(d))
+	}
+	return nil, false
+}
+
+func decodeRaw(b []byte) (*Data, bool) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, false
+	}
+	var li bool
+	if err := json.Unmarshal(m["logged_in"], &li); err != nil {
+		return nil, false
+	}
+	u, has := m["user"]
+	if !has {
+		return nil, false
+	}
+	out := &Data{LoggedIn: li}
+	if string(bytes.TrimSpace(u)) != "null" {
+		out.User = u
+	}
+	return out, true
+}
+
+// Middleware returns a namespace middleware (for io.Use or
+// io.Of(name, nil).Use) that authorizes each CONNECT with a: the handshake
+// request (Cookie header, query) and the CONNECT packet's auth payload are
+// passed to a.Authorize, with a context of its own bounded by
+// opts.Timeout.
+//
+// A failure is sent to the client as connect_error with the failure's
+// message (socketauth.Failure.Message, safe to show) and data
+// {"code": CodeUnauthorized or CodeSessionError, "critical": bool}; nothing
+// is connected. On success the socket gets a *Data (FromSocket), joins
+// UserRoom(user) if logged in, and, with opts.Tracker, is tracked until it
+// disconnects: when its session ends it receives opts.RevokeEvent with the
+// reason and is disconnected with Disconnect(false), so socket.io-client
+// does not reconnect on its own.
+//
+// Connection state recovery with SkipMiddlewares (ServerOptions) lets a
+// recovered socket skip this check; leave it off with this middleware.
+//
+// a must not be nil (Middleware panics at setup otherwise).
+func Middleware(a *socketauth.Authorizer, opts Options) socket.NamespaceMiddleware {
+	if a == nil {
+		panic("socketio: Middleware needs a *socketauth.Authorizer")
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = socketauth.DefaultTimeout
+	}
+	if opts.RevokeEvent == "" {
+		opts.RevokeEvent = DefaultRevokeEvent
+	}
+	var hooked sync.Map // socket.Namespace -> struct{}: "connection" listener installed
+	onConnection := func(args ...any) {
+		if len(args) == 0 {
+			return
+		}
+		s, ok := args[0].(*socket.Socket)
+		if !ok {
+			return
+		}
+		d, ok := FromSocket(s)
+		if !ok || d.conn == nil {
+			return
+		}
+		d.conn.start(s, d.auth, opts.Tracker, opts.RevokeEvent)
+	}
+	return func(s *socket.Socket, next func(*socket.ExtendedError)) {
+		ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
+		defer cancel()
+		var r *http.Request
+		if hc := s.Request(); hc != nil {
+			r = hc.Request()
+		}
+		if r == nil {
+			next(rejection(&socketauth.Failure{Message: "no handshake request", Critical: true}))
+			return
+		}
+		var payload map[string]any
+		if hs := s.Handshake(); hs != nil {
+			payload = hs.Auth
+		}
+		res, err := a.Authorize(ctx, r, payload)
+		if err != nil {
+			next(rejection(err))
+			return
+		}
+		d := &Data{User: res.StoredUser, LoggedIn: res.LoggedIn, auth: res}
+		if res.LoggedIn {
+			room, err := UserRoom(res.StoredUser)
+			if err != nil { // cannot happen for a stored passport user
+				next(rejection(&socketauth.Failure{Message: "invalid session", Critical: true, Err: err}))
+				return
+			}
+			// Joined before the socket connects, so the application's
+			// "connection" handlers already see it in its user's room; a
+			// socket that never connects leaves every room on cleanup.
+			s.Join(room)
+		}
+		if opts.Tracker != nil && res.Session != nil {
+			c := &conn{}
+			d.conn = c
+			// Registered before the socket can connect, so a disconnect
+			// racing with the "connection" hook is never missed.
+			_ = s.On("disconnect", func(...any) { c.stop() })
+			// Tracking starts from the namespace's "connection" event: a
+			// socket that never connects (client gone during the
+			// handshake) is never tracked, so nothing leaks.
+			if _, loaded := hooked.LoadOrStore(s.Nsp(), struct{}{}); !loaded {
+				_ = s.Nsp().On("connection", onConnection)
+			}
+		}
+		s.SetData(d)
+		next(nil)
+	}
+}
+
+// rejection turns an Authorize error into the error sent to the client.
+func rejection(err error) *socket.ExtendedError {
+	var f *socketauth.Failure
+	if !errors.As(err, &f) {
+		f = &socketauth.Failure{Message: "unauthorized", Critical: true, Err: err}
+	}
+	code := CodeUnauthorized
+	if f.Critical {
+		code = CodeSessionError
+	}
+	return socket.NewExtendedError(f.Message, map[string]any{"code": code, "critical": f.Critical})
+}
+
+// conn is the tracking state of one socket: tracked from its connection
+// until its disconnect, whichever order the two goroutines see them in.
+type conn struct {
+	mu      sync.Mutex
+	closed  bool
+	untrack func()
+}
+
+func (c *conn) start(s *socket.Socket, auth *socketauth.Auth, t *socketauth.Tracker, event string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	// Connected is false once the socket has closed (it is cleared before
+	// the "disconnect" event), so a socket that is already gone is not
+	// tracked even if its disconnect listener has not run yet.
+	if c.closed || c.untrack != nil || !s.Connected() {
+		return
+	}
+	c.untrack = t.Track(auth, func(reason string) {
+		_ = s.Emit(event, reason)
+		s.Disconnect(false)
+	})
+}
+
+func (c *conn) stop() {
+	c.mu.Lock()
+	c.closed = true
+	untrack := c.untrack
+	c.untrack = nil
+	c.mu.Unlock()
+	if untrack != nil {
+		untrack()
+	}
+}
