@@ -48,7 +48,7 @@ func (t *Tracker) WatchRedis(ctx context.Context, client redis.UniversalClient, 
 		t.a.log.LogAttrs(ctx, slog.LevelWarn, "socketauth: cannot read notify-keyspace-events; subscribing anyway", slog.Any("error", err))
 	}
 	prefix := store.Key("")
-	pattern := "__keyspace@*__:" + escapeGlob(prefix) + "*"
+	pattern := "__keyspace@*__:" + store.KeyPattern()
 	watch := func(ctx context.Context, c redis.UniversalClient) {
 		sub := c.PSubscribe(ctx, pattern)
 		defer sub.Close()
@@ -147,16 +147,4 @@ func checkNotifications(ctx context.Context, client redis.UniversalClient, confi
 func enough(v string) bool {
 	has := func(c string) bool { return strings.Contains(v, c) }
 	return has("K") && (has("A") || (has("g") && has("$") && has("x")))
-}
-
-func escapeGlob(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch r {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

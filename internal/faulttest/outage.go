@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sessionbridge/sessionbridge"
+	"github.com/sessionbridge/sessionbridge/internal/nodetest"
 	"github.com/sessionbridge/sessionbridge/passportuser"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 	"github.com/sessionbridge/sessionbridge/socketauth"
@@ -157,7 +158,7 @@ func RunOutage(t *testing.T, o Outage) Report {
 		o.Slack = 2 * time.Second
 	}
 	srv := o.Server
-	var logs lockedBuffer
+	var logs nodetest.LockedBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	bridge, err := sessionbridge.New(sessionbridge.Config{
 		Secrets: []string{"fault-test secret"},
@@ -539,22 +540,4 @@ func classifyAuth(a *socketauth.Auth, err error) (res result, anonymous bool, wh
 		return resNoSession, false, ""
 	}
 	return resOther, false, fmt.Sprintf("Critical %v with ErrCritical %v, ErrUnauthorized %v", f.Critical, crit, unauth)
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writers.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) Bytes() []byte {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]byte(nil), b.buf.Bytes()...)
 }

@@ -24,26 +24,35 @@ type App struct {
 	URL    string
 	tb     testing.TB
 	cookie string // cookie name
-	stderr *lockedBuffer
+	stderr *LockedBuffer
 }
 
-// lockedBuffer is the app's stderr: written by the exec goroutine, read by
-// the test.
-type lockedBuffer struct {
+// LockedBuffer is a buffer safe for concurrent writers and readers (a
+// child process's stderr, a logger shared by goroutines).
+type LockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+// Write implements io.Writer.
+func (l *LockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+// String returns what was written so far.
+func (l *LockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// Bytes returns a copy of what was written so far.
+func (l *LockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
 }
 
 // StartApp starts app.js with env (STORE=..., and the store's settings) on a
@@ -65,7 +74,7 @@ func StartApp(tb testing.TB, env map[string]string) *App {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	stderr := &lockedBuffer{}
+	stderr := &LockedBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		tb.Fatalf("start app.js: %v", err)

@@ -186,10 +186,15 @@ func (s *Store) Destroy(ctx context.Context, sid string) error {
 	return nil
 }
 
+// KeyPattern returns the glob pattern (for SCAN MATCH or PSUBSCRIBE) that
+// matches exactly the store's keys: the prefix with its glob characters
+// escaped, then "*".
+func (s *Store) KeyPattern() string { return escapeGlob(s.opts.Prefix) + "*" }
+
 // scan calls fn with every batch of keys matching the prefix, on every
 // master of a cluster (concurrently; fn must be safe for that).
 func (s *Store) scan(ctx context.Context, fn func(ctx context.Context, c redis.Cmdable, keys []string) error) error {
-	match := escapeGlob(s.opts.Prefix) + "*"
+	match := s.KeyPattern()
 	walk := func(ctx context.Context, c redis.Cmdable) error {
 		iter := c.Scan(ctx, 0, match, int64(s.opts.ScanCount)).Iterator()
 		batch := make([]string, 0, s.opts.ScanCount)
