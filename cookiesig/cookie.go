@@ -26,6 +26,15 @@ const DefaultMaxHeaderBytes = 16 << 10
 // only when it contains "%" (the raw value is kept when decoding fails).
 // found is false when there is no such cookie.
 func CookieValue(header, name string) (value string, found bool) {
+	raw, found := rawCookieValue(header, name)
+	if !found {
+		return "", false
+	}
+	return decodeIfEncoded(raw), true
+}
+
+// rawCookieValue is CookieValue without the decoding.
+func rawCookieValue(header, name string) (value string, found bool) {
 	n := len(header)
 	if n < 2 {
 		return "", false
@@ -61,7 +70,7 @@ func CookieValue(header, name string) (value string, found bool) {
 			if ve < vs { // a lone `"`: JavaScript's slice gives ""
 				return "", true
 			}
-			return decodeIfEncoded(header[vs:ve]), true
+			return header[vs:ve], true
 		}
 		index = end + 1
 	}
@@ -114,11 +123,61 @@ func (s *Signer) SessionIDLimit(header, name string, maxHeaderBytes int) (string
 	if maxHeaderBytes > 0 && len(header) > maxHeaderBytes {
 		return "", fmt.Errorf("%w: cookie header of %d bytes exceeds the limit of %d", ErrMalformed, len(header), maxHeaderBytes)
 	}
-	raw, ok := CookieValue(header, name)
+	raw, ok := rawCookieValue(header, name)
 	if !ok || raw == "" {
 		return "", ErrNoCookie
 	}
-	return s.UnsignCookie(raw)
+	if v, ok := s.unsignEncoded(raw); ok {
+		return v, nil
+	}
+	return s.UnsignCookie(decodeIfEncoded(raw))
+}
+
+// unsignEncoded is the allocation-free path for the cookie express-session
+// writes, "s%3A" + id + "." + encodeURIComponent(signature), where the id
+// needs no decoding (uid-safe ids never do): it decodes only the signature,
+// on the stack, and returns the id as a substring of the header. ok is
+// false when the value has another shape or does not verify; the caller
+// then takes the general path, which gives the precise error.
+func (s *Signer) unsignEncoded(raw string) (string, bool) {
+	rest, ok := strings.CutPrefix(raw, "s%3A")
+	if !ok {
+		return "", false
+	}
+	dot := strings.LastIndexByte(rest, '.')
+	if dot <= 0 || strings.IndexByte(rest[:dot], '%') >= 0 {
+		return "", false
+	}
+	value, enc := rest[:dot], rest[dot+1:]
+	var sig [SignatureLen]byte
+	n := 0
+	for i := 0; i < len(enc); {
+		if n == SignatureLen {
+			return "", false
+		}
+		c := enc[i]
+		if c == '%' {
+			d, ok := hexByte(enc, i)
+			if !ok || d >= 0x80 || d == '.' {
+				return "", false
+			}
+			c = d
+			i += 3
+		} else {
+			i++
+		}
+		sig[n] = c
+		n++
+	}
+	if n != SignatureLen {
+		return "", false
+	}
+	for _, k := range s.keys {
+		if k.verifyBytes(value, &sig) {
+			return value, true
+		}
+	}
+	return "", false
 }
 
 // UnsignCookie verifies a cookie value that is already decoded (as

@@ -148,6 +148,15 @@ func (k *key) verify(value, sig string) bool {
 	return ok
 }
 
+// verifyBytes is verify for a signature held in an array.
+func (k *key) verifyBytes(value string, sig *[SignatureLen]byte) bool {
+	st := k.pool.Get().(*macState)
+	k.mac(st, value)
+	ok := subtle.ConstantTimeCompare(st.enc[:], sig[:]) == 1
+	k.pool.Put(st)
+	return ok
+}
+
 func (k *key) unsign(signed string) (string, error) {
 	dot := strings.LastIndexByte(signed, '.')
 	if dot < 0 {

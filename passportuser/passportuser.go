@@ -48,11 +48,7 @@ func Raw(s *sessionjson.Session) (json.RawMessage, error) {
 	if p[0] != '{' {
 		return nil, ErrBadPassport
 	}
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(p, &obj); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadPassport, err)
-	}
-	u, ok := obj["user"]
+	u, ok := sessionjson.Member(p, "user")
 	if !ok {
 		return nil, ErrNotLoggedIn
 	}

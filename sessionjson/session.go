@@ -68,6 +68,17 @@ func Decode(data []byte) (*Session, error) {
 // object with a valid "cookie" object, has a repeated top-level or cookie
 // key, or exceeds the limits.
 func (d Decoder) Decode(data []byte) (*Session, error) {
+	return d.decode(bytes.Clone(data))
+}
+
+// DecodeOwned is Decode for a buffer the caller hands over (a store's
+// freshly read value): it is kept, not copied, and must not be modified
+// afterwards.
+func (d Decoder) DecodeOwned(data []byte) (*Session, error) {
+	return d.decode(data)
+}
+
+func (d Decoder) decode(data []byte) (*Session, error) {
 	maxBytes := d.MaxBytes
 	if maxBytes == 0 {
 		maxBytes = DefaultMaxBytes
@@ -79,7 +90,6 @@ func (d Decoder) Decode(data []byte) (*Session, error) {
 	if maxDepth <= 0 {
 		maxDepth = DefaultMaxDepth
 	}
-	data = bytes.Clone(data)
 	sc := scanner{data: data, maxDepth: maxDepth}
 	i := sc.skipSpace(0)
 	if i >= len(data) {
@@ -375,3 +385,24 @@ func (s *Session) Touch(now time.Time) { s.Cookie.Touch(now) }
 
 // Expired reports whether the session's cookie has expired at now.
 func (s *Session) Expired(now time.Time) bool { return s.Cookie.Expired(now) }
+
+// Member returns the value of member key of a JSON object that was
+// validated by Decode (a value Session.Raw returned), the last one when the
+// key repeats (as JSON.parse keeps it), without allocating.
+func Member(obj []byte, key string) (json.RawMessage, bool) {
+	if len(obj) == 0 || obj[0] != '{' {
+		return nil, false
+	}
+	var out []byte
+	found := false
+	for it := newMembers(obj); ; {
+		k, v, ok := it.next()
+		if !ok {
+			break
+		}
+		if k == key {
+			out, found = v, true
+		}
+	}
+	return out, found
+}

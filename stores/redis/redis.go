@@ -113,7 +113,7 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 	case err != nil:
 		return nil, fmt.Errorf("redisstore: get: %w", err)
 	}
-	sess, err := s.opts.Decoder.Decode(b)
+	sess, err := s.opts.Decoder.DecodeOwned(b) // Bytes() is a fresh copy
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %w", err)
 	}
@@ -298,7 +298,7 @@ func (s *Store) All(ctx context.Context) ([]Entry, error) {
 			if err != nil {
 				return err
 			}
-			sess, err := s.opts.Decoder.Decode(b)
+			sess, err := s.opts.Decoder.DecodeOwned(b) // Bytes() is a fresh copy
 			if err != nil {
 				return err
 			}
