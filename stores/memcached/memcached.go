@@ -37,8 +37,10 @@
 //     time is capped at the largest 32-bit exptime, in 2038).
 //
 // The gomemcache client has no context support. The store still honours
-// ctx: a method whose ctx can be done runs the client call in a goroutine and
-// returns ctx's error (wrapped) as soon as ctx is done. The abandoned call is
+// ctx deadlines: when ctx's deadline is sooner than the client's Timeout, the
+// client call runs in a goroutine and the method returns ctx's error
+// (wrapped) as soon as ctx is done; otherwise the client's Timeout bounds
+// the call. The abandoned call is
 // not stopped: it ends by itself within the client's Timeout per network step
 // (dial, then read/write; 500 ms each by default), and a Set or Delete
 // abandoned that way may still take effect, as with any store whose reply is
@@ -164,7 +166,7 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 		return nil, err
 	}
 	key := s.Key(sid)
-	it, err := call(ctx, func() (*memcache.Item, error) { return s.client.Get(key) })
+	it, err := call(ctx, s.clientTimeout(), func() (*memcache.Item, error) { return s.client.Get(key) })
 	switch {
 	case errors.Is(err, memcache.ErrCacheMiss):
 		return nil, sessionbridge.ErrNotFound
@@ -197,7 +199,7 @@ func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) 
 	}
 	key := s.Key(sid)
 	item := &memcache.Item{Key: key, Value: escape(val), Flags: FlagJSON, Expiration: s.expiration(life)}
-	if _, err := call(ctx, func() (struct{}, error) { return struct{}{}, s.client.Set(item) }); err != nil {
+	if _, err := call(ctx, s.clientTimeout(), func() (struct{}, error) { return struct{}{}, s.client.Set(item) }); err != nil {
 		return wrap("set", key, err)
 	}
 	return nil
@@ -216,19 +218,33 @@ func (s *Store) Destroy(ctx context.Context, sid string) error {
 		return err
 	}
 	key := s.Key(sid)
-	_, err := call(ctx, func() (struct{}, error) { return struct{}{}, s.client.Delete(key) })
+	_, err := call(ctx, s.clientTimeout(), func() (struct{}, error) { return struct{}{}, s.client.Delete(key) })
 	if err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
 		return wrap("delete", key, err)
 	}
 	return nil
 }
 
+// clientTimeout is the gomemcache client's own bound on one call.
+func (s *Store) clientTimeout() time.Duration {
+	if s.client.Timeout > 0 {
+		return s.client.Timeout
+	}
+	return memcache.DefaultTimeout
+}
+
 // call runs fn, one gomemcache call, and returns its result, or ctx's error
 // as soon as ctx is done (see the package documentation: the call then goes
-// on in its goroutine until the client's Timeout ends it). A ctx that can
-// never be done runs fn in place.
-func call[T any](ctx context.Context, fn func() (T, error)) (T, error) {
-	if ctx.Done() == nil {
+// on in its goroutine until the client's Timeout ends it). When ctx has no
+// deadline sooner than the client's own timeout (a plain request context),
+// fn runs in place: the client's timeout bounds it, and the hot path pays
+// for no goroutine.
+func call[T any](ctx context.Context, clientTimeout time.Duration, fn func() (T, error)) (T, error) {
+	if err := ctx.Err(); err != nil {
+		var zero T
+		return zero, err
+	}
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) >= clientTimeout {
 		return fn()
 	}
 	type result struct {

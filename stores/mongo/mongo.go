@@ -128,20 +128,21 @@ func (s *Store) Expires(sess *sessionjson.Session) time.Time {
 
 // Get implements sessionbridge.Store.
 func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, error) {
-	now := bson.NewDateTimeFromTime(s.opts.Now())
-	filter := bson.D{
-		{Key: "_id", Value: s.id(sid)},
-		{Key: "$or", Value: bson.A{
-			bson.D{{Key: "expires", Value: bson.D{{Key: "$exists", Value: false}}}},
-			bson.D{{Key: "expires", Value: bson.D{{Key: "$gt", Value: now}}}},
-		}},
-	}
-	doc, err := s.coll.FindOne(ctx, filter).Raw()
+	// connect-mongo's filter is {_id, $or: [{expires: {$exists: false}},
+	// {expires: {$gt: now}}]}; the same test is applied here after a plain
+	// _id lookup, which every server answers from the primary key index.
+	doc, err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: s.id(sid)}}).Raw()
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, sessionbridge.ErrNotFound
 	}
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: get: %w", err)
+	}
+	if exp := doc.Lookup("expires"); exp.Type != 0 {
+		ms, isDate := exp.DateTimeOK()
+		if !isDate || ms <= s.opts.Now().UnixMilli() {
+			return nil, sessionbridge.ErrNotFound // $gt: now matches only a later Date
+		}
 	}
 	raw, err := sessionJSON(doc.Lookup("session"))
 	if err != nil {
