@@ -11,6 +11,7 @@ import (
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
+	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/socketauth"
 )
 
@@ -47,6 +48,11 @@ type Options struct {
 	// RevokeEvent is emitted to a revoked socket, with the reason, before
 	// it is disconnected; default DefaultRevokeEvent.
 	RevokeEvent string
+	// KeepSession keeps the loaded session (the whole record) with each
+	// socket, for Auth(s).Session. By default only the user is kept (a few
+	// hundred bytes per socket instead of the record's size plus about a
+	// kilobyte); load the session again when a handler needs it.
+	KeepSession bool
 }
 
 // Data is what Middleware attaches to an accepted socket (Socket.SetData):
@@ -89,9 +95,10 @@ func FromSocket(s *socket.Socket) (*Data, bool) {
 	return d, ok && d != nil
 }
 
-// Auth returns the full authorization of a local socket: the session, the
-// stored user and the deserialized user (socketauth.Config.Deserialize).
-// It is not available for sockets on other servers.
+// Auth returns the authorization of a local socket: the stored user, the
+// deserialized user (socketauth.Config.Deserialize) and, with
+// Options.KeepSession, the session (otherwise Session is nil). It is not
+// available for sockets on other servers.
 func Auth(s *socket.Socket) (*socketauth.Auth, bool) {
 	d, ok := FromSocket(s)
 	if !ok || d.auth == nil {
@@ -234,7 +241,17 @@ func Middleware(a *socketauth.Authorizer, opts Options) socket.NamespaceMiddlewa
 			next(rejection(err))
 			return
 		}
-		d := &Data{User: res.StoredUser, LoggedIn: res.LoggedIn, auth: res}
+		// Keep only what the socket needs: a copy of the user (so the record
+		// it points into can be collected) unless the session is wanted.
+		kept := res
+		var sid string
+		if res.Session != nil {
+			sid = res.Session.ID
+		}
+		if !opts.KeepSession {
+			kept = &socketauth.Auth{StoredUser: bytes.Clone(res.StoredUser), User: res.User, LoggedIn: res.LoggedIn}
+		}
+		d := &Data{User: kept.StoredUser, LoggedIn: res.LoggedIn, auth: kept}
 		if res.LoggedIn {
 			room, err := UserRoom(res.StoredUser)
 			if err != nil { // cannot happen for a stored passport user
@@ -246,8 +263,8 @@ func Middleware(a *socketauth.Authorizer, opts Options) socket.NamespaceMiddlewa
 			// socket that never connects leaves every room on cleanup.
 			s.Join(room)
 		}
-		if opts.Tracker != nil && res.Session != nil {
-			c := &conn{}
+		if opts.Tracker != nil && sid != "" {
+			c := &conn{sid: sid}
 			d.conn = c
 			// Registered before the socket can connect, so a disconnect
 			// racing with the "connection" hook is never missed.
@@ -280,6 +297,7 @@ func rejection(err error) *socket.ExtendedError {
 // conn is the tracking state of one socket: tracked from its connection
 // until its disconnect, whichever order the two goroutines see them in.
 type conn struct {
+	sid     string // the session to track; never leaves this process
 	mu      sync.Mutex
 	closed  bool
 	untrack func()
@@ -294,7 +312,7 @@ func (c *conn) start(s *socket.Socket, auth *socketauth.Auth, t *socketauth.Trac
 	if c.closed || c.untrack != nil || !s.Connected() {
 		return
 	}
-	c.untrack = t.Track(auth, func(reason string) {
+	c.untrack = t.Track(&socketauth.Auth{Session: &sessionbridge.Session{ID: c.sid}, StoredUser: auth.StoredUser, LoggedIn: true}, func(reason string) {
 		_ = s.Emit(event, reason)
 		s.Disconnect(false)
 	})
