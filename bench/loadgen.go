@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// httpLoader is the HTTP load generator: a fixed set of keep-alive
+// HTTP/1.1 connections to one server, each sending GET requests one at a
+// time (closed loop) and checking every answer (status 200, the expected
+// body). It is kept deliberately cheap, so that it takes as little CPU as
+// possible from the servers it measures, and it treats both servers alike.
+type httpLoader struct {
+	conns []*loadConn
+}
+
+type loadConn struct {
+	c    net.Conn
+	br   *bufio.Reader
+	reqs [][]byte // one request per session
+	want [][]byte // the expected body per session
+	next int
+	body []byte
+}
+
+// newHTTPLoader opens n connections to base and prepares GET path requests
+// carrying the given Cookie headers, each expecting the body at the same
+// index.
+func newHTTPLoader(base, path string, n int, cookies []string, bodies [][]byte) (*httpLoader, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return nil, err
+	}
+	reqs := make([][]byte, len(cookies))
+	for i, c := range cookies {
+		reqs[i] = fmt.Appendf(nil, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sessionbridge-bench\r\nAccept: */*\r\nCookie: %s\r\n\r\n", path, u.Host, c)
+	}
+	l := &httpLoader{}
+	for i := range n {
+		c, err := net.Dial("tcp", u.Host)
+		if err != nil {
+			l.close()
+			return nil, err
+		}
+		l.conns = append(l.conns, &loadConn{c: c, br: bufio.NewReaderSize(c, 16<<10), reqs: reqs, want: bodies, next: (i * 7919) % len(reqs)})
+	}
+	return l, nil
+}
+
+func (l *httpLoader) close() {
+	for _, c := range l.conns {
+		c.c.Close()
+	}
+}
+
+// loadStats is what one or more runs measured.
+type loadStats struct {
+	ops     int64
+	elapsed time.Duration
+	lat     []time.Duration
+	cpu     time.Duration // CPU time the server process used meanwhile
+}
+
+func (s *loadStats) add(o loadStats) {
+	s.ops += o.ops
+	s.elapsed += o.elapsed
+	s.lat = append(s.lat, o.lat...)
+	s.cpu += o.cpu
+}
+
+// perCPU is ops per second of server CPU time (0 if unknown).
+func (s *loadStats) perCPU() float64 {
+	if s.cpu == 0 {
+		return 0
+	}
+	return float64(s.ops) / s.cpu.Seconds()
+}
+
+// cpuPerOp is the server's CPU time per completed op.
+func (s *loadStats) cpuPerOp() string {
+	if s.ops == 0 || s.cpu == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.0f µs", float64(s.cpu.Microseconds())/float64(s.ops))
+}
+
+func (s *loadStats) rate() float64 { return float64(s.ops) / s.elapsed.Seconds() }
+
+func (s *loadStats) percentile(p float64) time.Duration {
+	if len(s.lat) == 0 {
+		return 0
+	}
+	slices.Sort(s.lat)
+	return s.lat[min(len(s.lat)-1, int(float64(len(s.lat))*p))]
+}
+
+// run drives every connection for d and returns what was completed.
+func (l *httpLoader) run(ctx context.Context, d time.Duration) (loadStats, error) {
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	var st loadStats
+	start := time.Now()
+	for _, c := range l.conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			lat := make([]time.Duration, 0, 1024)
+			for !stop.Load() {
+				t0 := time.Now()
+				if err := c.roundTrip(); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					stop.Store(true)
+					break
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			mu.Lock()
+			st.ops += int64(len(lat))
+			st.lat = append(st.lat, lat...)
+			mu.Unlock()
+		}()
+	}
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+	}
+	stop.Store(true)
+	wg.Wait()
+	st.elapsed = time.Since(start)
+	if firstErr != nil {
+		return st, firstErr
+	}
+	return st, ctx.Err()
+}
+
+// roundTrip sends the next request and reads and checks its response.
+func (c *loadConn) roundTrip() error {
+	i := c.next
+	if c.next++; c.next == len(c.reqs) {
+		c.next = 0
+	}
+	if _, err := c.c.Write(c.reqs[i]); err != nil {
+		return err
+	}
+	status, length := 0, -1
+	for first := true; ; first = false {
+		line, err := c.br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if first {
+			// HTTP/1.1 200 OK
+			if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
+				return fmt.Errorf("bad status line %q", line)
+			}
+			status, _ = strconv.Atoi(string(line[9:12]))
+			continue
+		}
+		if len(line) == 0 {
+			break
+		}
+		if k, v, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(k, []byte("Content-Length")) {
+			length, err = strconv.Atoi(string(bytes.TrimSpace(v)))
+			if err != nil {
+				return fmt.Errorf("bad Content-Length %q", v)
+			}
+		}
+	}
+	if length < 0 {
+		return errors.New("response without Content-Length")
+	}
+	if cap(c.body) < length {
+		c.body = make([]byte, length)
+	}
+	c.body = c.body[:length]
+	if _, err := io.ReadFull(c.br, c.body); err != nil {
+		return err
+	}
+	if status != 200 || !bytes.Equal(c.body, c.want[i]) {
+		return fmt.Errorf("GET answered %d %q, want 200 %q", status, c.body, c.want[i])
+	}
+	return nil
+}
