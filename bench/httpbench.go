@@ -17,32 +17,12 @@ import (
 // the same number of keep-alive connections. The two servers run side by
 // side and take turns under load, so both see the same background load.
 func benchHTTP(ctx context.Context, cfg *config) ([]table, error) {
-	f, err := newFixture(cfg.sessions)
+	p, err := startPair(ctx, cfg, "http", "http-server.js")
 	if err != nil {
 		return nil, err
 	}
-	cleanup, err := seedRedis(ctx, cfg, f)
-	if err != nil {
-		return nil, err
-	}
-	defer cleanup()
-	script, err := nodeScript(cfg, "http-server.js")
-	if err != nil {
-		return nil, err
-	}
-	goProc, goURL, err := startGoServer(ctx, cfg, "go-http", "-serve", "http")
-	if err != nil {
-		return nil, err
-	}
-	defer goProc.stop()
-	nodeProc, nodeURL, err := startServer(ctx, cfg, "node-http", []string{
-		"REDIS_URL=redis://" + cfg.redisAddr, "PREFIX=" + redisPrefix, "SECRET=" + benchSecret, fmt.Sprintf("USERS=%d", cfg.sessions),
-		"NODE_ENV=production",
-	}, "node", script)
-	if err != nil {
-		return nil, err
-	}
-	defer nodeProc.stop()
+	defer p.stop()
+	f, goProc, nodeProc, goURL, nodeURL := p.f, p.goProc, p.nodeProc, p.goURL, p.nodeURL
 
 	var loaders [2]*httpLoader
 	for i, u := range []string{goURL, nodeURL} {
@@ -116,4 +96,54 @@ func seedRedis(ctx context.Context, cfg *config, f *fixture) (func(), error) {
 		client.Del(context.Background(), prefixed(redisPrefix, f.ids)...)
 		client.Close()
 	}, nil
+}
+
+// pair is a Go server and its Node counterpart on the same Redis and the
+// same seeded sessions, for a side-by-side run.
+type pair struct {
+	f                *fixture
+	goProc, nodeProc *proc
+	goURL, nodeURL   string
+	stops            []func()
+}
+
+func (p *pair) stop() {
+	for i := len(p.stops) - 1; i >= 0; i-- {
+		p.stops[i]()
+	}
+}
+
+// startPair seeds the sessions and starts `bench -serve mode` and
+// bench/node/<script>.
+func startPair(ctx context.Context, cfg *config, mode, script string) (*pair, error) {
+	p := &pair{}
+	var err error
+	if p.f, err = newFixture(cfg.sessions); err != nil {
+		return nil, err
+	}
+	cleanup, err := seedRedis(ctx, cfg, p.f)
+	if err != nil {
+		return nil, err
+	}
+	p.stops = append(p.stops, cleanup)
+	path, err := nodeScript(cfg, script)
+	if err != nil {
+		p.stop()
+		return nil, err
+	}
+	if p.goProc, p.goURL, err = startGoServer(ctx, cfg, "go-"+mode, "-serve", mode); err != nil {
+		p.stop()
+		return nil, err
+	}
+	p.stops = append(p.stops, p.goProc.stop)
+	p.nodeProc, p.nodeURL, err = startServer(ctx, cfg, "node-"+mode, []string{
+		"REDIS_URL=redis://" + cfg.redisAddr, "PREFIX=" + redisPrefix, "SECRET=" + benchSecret, fmt.Sprintf("USERS=%d", cfg.sessions),
+		"NODE_ENV=production",
+	}, "node", path)
+	if err != nil {
+		p.stop()
+		return nil, err
+	}
+	p.stops = append(p.stops, p.nodeProc.stop)
+	return p, nil
 }

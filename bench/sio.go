@@ -160,32 +160,12 @@ func (c *sioClients) run(ctx context.Context, url string, d time.Duration) (load
 // socket.io 4.8 with the documented express-session + passport recipe, on
 // the same Redis and sessions, driven by the same Node load clients.
 func benchSocketIO(ctx context.Context, cfg *config) ([]table, error) {
-	f, err := newFixture(cfg.sessions)
+	p, err := startPair(ctx, cfg, "sio", "sio-server.js")
 	if err != nil {
 		return nil, err
 	}
-	cleanup, err := seedRedis(ctx, cfg, f)
-	if err != nil {
-		return nil, err
-	}
-	defer cleanup()
-	script, err := nodeScript(cfg, "sio-server.js")
-	if err != nil {
-		return nil, err
-	}
-	goProc, goURL, err := startGoServer(ctx, cfg, "go-sio", "-serve", "sio")
-	if err != nil {
-		return nil, err
-	}
-	defer goProc.stop()
-	nodeProc, nodeURL, err := startServer(ctx, cfg, "node-sio", []string{
-		"REDIS_URL=redis://" + cfg.redisAddr, "PREFIX=" + redisPrefix, "SECRET=" + benchSecret, fmt.Sprintf("USERS=%d", cfg.sessions),
-		"NODE_ENV=production",
-	}, "node", script)
-	if err != nil {
-		return nil, err
-	}
-	defer nodeProc.stop()
+	defer p.stop()
+	f, goProc, nodeProc, goURL, nodeURL := p.f, p.goProc, p.nodeProc, p.goURL, p.nodeURL
 	clients, err := startSioClients(ctx, cfg, cfg.sioClients, cfg.sioConc, f.headers)
 	if err != nil {
 		return nil, err
