@@ -105,37 +105,31 @@ func (d Decoder) decode(data []byte) (*Session, error) {
 		}
 		return nil, ErrNotObject
 	}
-	end, err := sc.value(i, 0)
-	if err != nil {
-		return nil, err
-	}
-	if j := sc.skipSpace(end); j != len(data) {
-		return nil, sc.errAt(j, "data after the value")
-	}
+	// One pass: validate each member's value while collecting it. Errors
+	// about what the record means (duplicate keys, a bad cookie) wait until
+	// the whole text is known to be JSON, so invalid JSON always reports
+	// ErrInvalidJSON first.
 	s := &Session{raw: data, members: make([]member, 0, 4)}
 	cookieFound := false
-	for it := newMembers(data[i:end]); ; {
-		key, v, ok := it.next()
-		if !ok {
-			break
-		}
+	var semErr error
+	add := func(key string, v []byte) error {
 		for _, m := range s.members {
 			if m.key == key {
-				return nil, fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+				return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
 			}
 		}
 		switch {
 		case key == "cookie":
 			if cookieFound {
-				return nil, fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+				return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
 			}
 			cookieFound = true
 			if v[0] != '{' {
-				return nil, fmt.Errorf("%w: cookie is not an object", ErrBadCookie)
+				return fmt.Errorf("%w: cookie is not an object", ErrBadCookie)
 			}
 			c, err := decodeCookie(v)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			s.Cookie, s.rawCook = c, v
 			s.members = append(s.members, member{key: key})
@@ -145,6 +139,56 @@ func (d Decoder) decode(data []byte) (*Session, error) {
 		default:
 			s.members = append(s.members, member{key: key, value: v})
 		}
+		return nil
+	}
+	if maxDepth < 1 {
+		return nil, fmt.Errorf("%w: more than %d levels", ErrTooDeep, maxDepth)
+	}
+	j := sc.skipSpace(i + 1)
+	if j < len(data) && data[j] == '}' {
+		j++
+	} else {
+		for {
+			if j >= len(data) || data[j] != '"' {
+				return nil, sc.errAt(j, "expected a key")
+			}
+			kend, escaped, err := sc.str(j)
+			if err != nil {
+				return nil, err
+			}
+			key := unquote(data[j:kend], escaped)
+			j = sc.skipSpace(kend)
+			if j >= len(data) || data[j] != ':' {
+				return nil, sc.errAt(j, "expected ':'")
+			}
+			vs := sc.skipSpace(j + 1)
+			ve, err := sc.value(vs, 1)
+			if err != nil {
+				return nil, err
+			}
+			if semErr == nil {
+				semErr = add(key, data[vs:ve])
+			}
+			j = sc.skipSpace(ve)
+			if j >= len(data) {
+				return nil, sc.errAt(j, "unexpected end")
+			}
+			if data[j] == ',' {
+				j = sc.skipSpace(j + 1)
+				continue
+			}
+			if data[j] != '}' {
+				return nil, sc.errAt(j, "expected ',' or '}'")
+			}
+			j++
+			break
+		}
+	}
+	if k := sc.skipSpace(j); k != len(data) {
+		return nil, sc.errAt(k, "data after the value")
+	}
+	if semErr != nil {
+		return nil, semErr
 	}
 	if !cookieFound {
 		return nil, ErrNoCookie
