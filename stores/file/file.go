@@ -220,7 +220,7 @@ func (s *Store) read(path string) (*sessionjson.Session, error) {
 	if err != nil {
 		return nil, osError("get", err)
 	}
-	sess, err := s.opts.Decoder.Decode(data)
+	sess, err := s.opts.Decoder.DecodeOwned(data) // read into a fresh buffer
 	if err != nil {
 		return nil, fmt.Errorf("filestore: %w", err)
 	}

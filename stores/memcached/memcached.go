@@ -175,7 +175,7 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 	case it.Flags != FlagJSON:
 		return nil, fmt.Errorf("memcachedstore: %w (flags %d)", ErrWrongFlags, it.Flags)
 	}
-	sess, err := s.opts.Decoder.Decode(unescape(it.Value))
+	sess, err := s.opts.Decoder.DecodeOwned(unescape(it.Value)) // the client allocates each value
 	if err != nil {
 		return nil, fmt.Errorf("memcachedstore: %w", err)
 	}

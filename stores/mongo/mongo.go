@@ -148,7 +148,7 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: %w", err)
 	}
-	sess, err := s.opts.Decoder.Decode(raw)
+	sess, err := s.opts.Decoder.DecodeOwned(raw) // sessionJSON built raw
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: %w", err)
 	}

@@ -214,7 +214,7 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 	if err != nil {
 		return nil, wrap("get", err)
 	}
-	sess, err := s.opts.Decoder.Decode(raw)
+	sess, err := s.opts.Decoder.DecodeOwned(raw) // pgx copied the row into raw
 	if err != nil {
 		// connect-pg-simple deletes such a row; Go reports it and leaves the
 		// table alone.
