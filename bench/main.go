@@ -26,10 +26,8 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -189,13 +187,4 @@ func repoRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// goBin is the go command for go build: the one on PATH, else the one of
-// the toolchain that built this harness.
-func goBin() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
 }

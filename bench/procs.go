@@ -161,18 +161,6 @@ func startServer(ctx context.Context, cfg *config, name string, env []string, ar
 	return p, url, nil
 }
 
-// goBuild builds a package of this module into cfg.tmp and returns the
-// binary's path.
-func goBuild(ctx context.Context, cfg *config, pkg string) (string, error) {
-	bin := filepath.Join(cfg.tmp, filepath.Base(pkg))
-	cmd := exec.CommandContext(ctx, goBin(), "build", "-o", bin, pkg)
-	cmd.Dir = cfg.root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
-	}
-	return bin, nil
-}
-
 // nodeScript is the path of a script in bench/node, after checking that
 // its dependencies are installed.
 func nodeScript(cfg *config, name string) (string, error) {

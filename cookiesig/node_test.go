@@ -19,7 +19,6 @@ func TestNodeAcceptsGoCookies(t *testing.T) {
 		value   string
 		secrets []string
 		header  string
-		wantSid string // "" when Go refuses the header
 	}
 	var vecs []vec
 	for i := 0; i < 60; i++ {

@@ -251,3 +251,25 @@ func regenerate(ctx context.Context, b *sessionbridge.Bridge, old *sessionbridge
 	}
 	return s, nil
 }
+
+// Canonical returns a stored user as one canonical JSON text (object keys
+// sorted, no spaces, numbers exact, no HTML escaping), so two encodings of
+// the same user compare equal.
+func Canonical(raw []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("passportuser: user is not JSON: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("passportuser: user is not one JSON value")
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("passportuser: user: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}

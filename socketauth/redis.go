@@ -103,43 +103,26 @@ func (t *Tracker) WatchRedis(ctx context.Context, client redis.UniversalClient, 
 var errConfigUnavailable = errors.New("socketauth: CONFIG GET failed")
 
 func checkNotifications(ctx context.Context, client redis.UniversalClient, configure bool) error {
-	var current []string
-	collect := func(c *redis.Client) error {
+	// check runs once per master, concurrently on a Cluster: it shares
+	// nothing between nodes.
+	check := func(c redis.UniversalClient) error {
 		v, err := c.ConfigGet(ctx, "notify-keyspace-events").Result()
 		if err != nil {
 			return fmt.Errorf("%w: %v", errConfigUnavailable, err)
 		}
-		current = append(current, v["notify-keyspace-events"])
-		if configure && !enough(v["notify-keyspace-events"]) {
-			return c.ConfigSet(ctx, "notify-keyspace-events", v["notify-keyspace-events"]+"Kg$x").Err()
+		cur := v["notify-keyspace-events"]
+		switch {
+		case enough(cur):
+			return nil
+		case configure:
+			return c.ConfigSet(ctx, "notify-keyspace-events", cur+"Kg$x").Err()
 		}
-		return nil
+		return ErrNotificationsOff
 	}
-	var err error
-	switch c := client.(type) {
-	case *redis.ClusterClient:
-		err = c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return collect(n) })
-	case *redis.Client:
-		err = collect(c)
-	default:
-		v, gerr := client.ConfigGet(ctx, "notify-keyspace-events").Result()
-		if gerr != nil {
-			return fmt.Errorf("%w: %v", errConfigUnavailable, gerr)
-		}
-		current = append(current, v["notify-keyspace-events"])
+	if c, ok := client.(*redis.ClusterClient); ok {
+		return c.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error { return check(n) })
 	}
-	if err != nil {
-		return err
-	}
-	if configure {
-		return nil
-	}
-	for _, v := range current {
-		if !enough(v) {
-			return ErrNotificationsOff
-		}
-	}
-	return nil
+	return check(client)
 }
 
 // enough reports whether a notify-keyspace-events value publishes keyspace

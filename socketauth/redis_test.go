@@ -22,6 +22,9 @@ import (
 func TestWatchRedisRevokesOnNodeLogout(t *testing.T) {
 	addr := services.RedisAddr(t)
 	c := redis.NewClient(&redis.Options{Addr: addr})
+	watcherName := fmt.Sprintf("sbwatch-%d", time.Now().UnixNano())
+	wc := redis.NewClient(&redis.Options{Addr: addr, ClientName: watcherName})
+	t.Cleanup(func() { wc.Close() })
 	t.Cleanup(func() { c.Close() })
 	prefix := fmt.Sprintf("sbwatch:%d:", time.Now().UnixNano())
 	st := redisstore.New(c, redisstore.Options{Prefix: prefix})
@@ -33,8 +36,8 @@ func TestWatchRedisRevokesOnNodeLogout(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	watching := make(chan error, 1)
-	go func() { watching <- tr.WatchRedis(ctx, c, st, socketauth.RedisWatchOptions{Configure: true}) }()
-	time.Sleep(200 * time.Millisecond) // let the subscription start
+	go func() { watching <- tr.WatchRedis(ctx, wc, st, socketauth.RedisWatchOptions{Configure: true}) }()
+	services.WaitPSubscribed(t, c, watcherName)
 
 	revoked := make(chan string, 4)
 	for _, user := range []string{"alice", "zero"} {

@@ -289,12 +289,12 @@ func (a *Authorizer) authorize(ctx context.Context, r *http.Request, auth map[st
 	}
 	res := &Auth{Session: s, StoredUser: stored, User: stored, LoggedIn: true}
 	if a.cfg.Deserialize != nil {
-		u, err := passportuser.Load(ctx, s.Session, a.cfg.Deserialize)
+		u, err := a.cfg.Deserialize(ctx, stored) // passportuser.Load without a second lookup
 		switch {
 		case errors.Is(err, passportuser.ErrNotLoggedIn):
 			return unauthorized("not logged in", err)
 		case err != nil:
-			return critical("could not load the user", err)
+			return critical("could not load the user", fmt.Errorf("%w: %w", passportuser.ErrDeserialize, err))
 		}
 		res.User = u
 	}

@@ -21,11 +21,10 @@ import (
 )
 
 type fixture struct {
-	store   *sessionbridge.MemoryStore
-	bridge  *sessionbridge.Bridge
-	user    *sessionbridge.Session // logged in as 7
-	anon    *sessionbridge.Session // no passport user
-	expired string                 // a session whose cookie expired (store keeps it)
+	store  *sessionbridge.MemoryStore
+	bridge *sessionbridge.Bridge
+	user   *sessionbridge.Session // logged in as 7
+	anon   *sessionbridge.Session // no passport user
 }
 
 func setup(t *testing.T) *fixture {
@@ -301,5 +300,33 @@ func TestTrackerRevalidate(t *testing.T) {
 	td.Track(&socketauth.Auth{Session: s2, StoredUser: json.RawMessage("9"), LoggedIn: true}, func(string) { revokedDuringOutage = true })
 	if _, revoked := td.Revalidate(ctx); revoked != 0 || revokedDuringOutage {
 		t.Fatal("an outage revoked a connection")
+	}
+}
+
+// TestTrackerUserChanged: a session whose passport.user changes revokes the
+// connections of the old user, both when a re-validation sees it and when
+// a connection of the new user is tracked; key order does not count.
+func TestTrackerUserChanged(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	a, _ := socketauth.New(socketauth.Config{Bridge: f.bridge})
+	tr := socketauth.NewTracker(a, socketauth.TrackerOptions{})
+	obj, _ := f.bridge.NewSession()
+	_ = obj.SetRaw("passport", json.RawMessage(`{"user":{"id":1,"role":"a"}}`))
+	_ = f.bridge.Save(ctx, obj)
+	var got []string
+	track := func(user string) {
+		tr.Track(&socketauth.Auth{Session: obj, StoredUser: json.RawMessage(user), LoggedIn: true}, func(r string) { got = append(got, user+":"+r) })
+	}
+	track(`{"role":"a","id":1}`) // same user, other key order
+	if _, revoked := tr.Revalidate(ctx); revoked != 0 {
+		t.Fatalf("key order counted as a user change: %v", got)
+	}
+	track(`{"id":2}`) // another user on the same session
+	if len(got) != 1 || got[0] != `{"role":"a","id":1}:`+socketauth.ReasonUserChanged {
+		t.Fatalf("tracking another user: %v", got)
+	}
+	if n, err := tr.Check(ctx, obj.ID); err != nil || n != 1 || got[1] != `{"id":2}:`+socketauth.ReasonUserChanged {
+		t.Fatalf("check after the stored user differs: %d %v %v", n, err, got)
 	}
 }

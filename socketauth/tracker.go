@@ -3,7 +3,6 @@ package socketauth
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"sync"
@@ -75,6 +74,12 @@ func (t *Tracker) Track(auth *Auth, revoke func(reason string)) (untrack func())
 	t.next++
 	id := t.next
 	s := t.sessions[sid]
+	var stale *tracked
+	if s != nil && !sameUser(auth.StoredUser, []byte(s.user)) {
+		// Another user now holds this session: the connections tracked
+		// under the old user are revoked, the new one starts afresh.
+		stale, s = s, nil
+	}
 	if s == nil {
 		s = &tracked{user: string(auth.StoredUser), conns: map[uint64]func(string){}}
 		t.sessions[sid] = s
@@ -82,6 +87,11 @@ func (t *Tracker) Track(auth *Auth, revoke func(reason string)) (untrack func())
 	var once sync.Once
 	s.conns[id] = func(reason string) { once.Do(func() { revoke(reason) }) }
 	t.mu.Unlock()
+	if stale != nil {
+		for _, r := range stale.conns {
+			r(ReasonUserChanged)
+		}
+	}
 	return func() {
 		t.mu.Lock()
 		defer t.mu.Unlock()
@@ -167,19 +177,9 @@ func sameUser(a, b []byte) bool {
 	if bytes.Equal(a, b) {
 		return true
 	}
-	ca, errA := canonical(a)
-	cb, errB := canonical(b)
+	ca, errA := passportuser.Canonical(a)
+	cb, errB := passportuser.Canonical(b)
 	return errA == nil && errB == nil && bytes.Equal(ca, cb)
-}
-
-func canonical(raw []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	return json.Marshal(v) // maps come out with sorted keys
 }
 
 // Revalidate checks every tracked session once, with at most

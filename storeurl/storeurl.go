@@ -273,23 +273,31 @@ func (q query) take(name string) (string, bool) {
 }
 
 // takeFold is take with a case-insensitive name (MongoDB options are).
-func (q query) takeFold(name string) (string, bool) {
+// Two spellings of one option (ttl= and TTL=) are an error: which one wins
+// would depend on map order.
+func (q query) takeFold(name string) (string, bool, error) {
 	var val string
 	found := false
 	for k, vs := range q.v {
 		if strings.EqualFold(k, name) {
+			if found {
+				return "", false, badf("%s is given in two spellings", name)
+			}
 			val, found = vs[len(vs)-1], true
 			delete(q.v, k)
 		}
 	}
-	return val, found
+	return val, found, nil
 }
 
 func (q query) ttl(fold bool) (time.Duration, error) {
 	var v string
 	var ok bool
 	if fold {
-		v, ok = q.takeFold("ttl")
+		var err error
+		if v, ok, err = q.takeFold("ttl"); err != nil {
+			return 0, err
+		}
 	} else {
 		v, ok = q.take("ttl")
 	}
@@ -472,7 +480,11 @@ func parseMongo(rawURL string) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v, ok := q.takeFold("collection"); ok {
+	coll, hasColl, err := q.takeFold("collection")
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := coll, hasColl; ok {
 		if v == "" {
 			return nil, badf("collection= is empty; leave it out for the default (%s)", mongostore.DefaultCollection)
 		}
@@ -480,7 +492,11 @@ func parseMongo(rawURL string) (*Spec, error) {
 	} else {
 		s.Mongo.Collection = mongostore.DefaultCollection
 	}
-	if v, ok := q.takeFold("stringify"); ok {
+	str, hasStr, err := q.takeFold("stringify")
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := str, hasStr; ok {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return nil, badf("stringify=%q: want true or false", v)

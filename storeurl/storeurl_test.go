@@ -31,7 +31,6 @@ type want struct {
 	tls     bool
 	redisDB int
 	mongoDB string
-	opts    any // the Spec's options struct of that kind
 }
 
 func TestParseGood(t *testing.T) {
@@ -156,6 +155,7 @@ func TestParseBad(t *testing.T) {
 		{"redis://a:1,,b:2", "empty host"},
 		{"redis://h/x", "database number"},
 		{"redis://h/1/2", "database number"},
+		{"mongodb://h/db?ttl=60&TTL=70", "two spellings"},
 		{"redis://h?prefx=a", "unexpected option: prefx"},
 		{"redis://h?ttl=0", "ttl"},
 		{"redis://h?ttl=abc", "ttl"},

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/cookiesig"
@@ -147,8 +148,10 @@ func inspectJSON(sid string, s *sessionjson.Session) ([]byte, error) {
 		b.WriteString(`,"loggedIn":false,"user":null`)
 	}
 	b.WriteString(`,"expires":`)
-	if e := s.Cookie.Expires; e != nil {
-		b.Write(sessionjson.AppendString(nil, e.UTC().Format(sessionjson.ExpiresLayout)))
+	if iso, ok := expiresISO(s.Cookie.Expires); ok {
+		b.WriteByte('"')
+		b.Write(iso)
+		b.WriteByte('"')
 	} else {
 		b.WriteString("null")
 	}
@@ -192,4 +195,13 @@ func cookieReason(err error, name string) string {
 		return fmt.Sprintf("the %s cookie is malformed: no signature, or an empty session id", name)
 	}
 	return err.Error()
+}
+
+// expiresISO is cookie.expires as Node's toISOString writes it; false for
+// null or a date outside JavaScript's range.
+func expiresISO(e *time.Time) ([]byte, bool) {
+	if e == nil {
+		return nil, false
+	}
+	return sessionjson.AppendISO(nil, *e)
 }

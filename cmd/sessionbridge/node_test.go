@@ -27,10 +27,9 @@ import (
 // for the same data, and a reader of the record exactly as stored (nil when
 // the store keeps no JSON text: connect-mongo with stringify false).
 type live struct {
-	app   *nodetest.App
-	url   string
-	raw   func(t *testing.T, sid string) []byte
-	nodes map[string]string
+	app *nodetest.App
+	url string
+	raw func(t *testing.T, sid string) []byte
 }
 
 func uniq(prefix string) string {

@@ -115,10 +115,17 @@ func run(ctx context.Context, c config, log *slog.Logger, ready chan<- string) e
 			s.Disconnect(false)
 			return
 		}
-		u := a.User.(user)
+		u, ok := a.User.(user)
+		if !ok {
+			s.Disconnect(false)
+			return
+		}
 		_ = s.Emit("hello", map[string]any{"text": fmt.Sprintf("Hello, %s! The Go chat knows you from the Node session.", u.Name)})
 		io.Emit("message", map[string]any{"from": "chat", "text": u.Name + " joined"})
 		s.On("message", func(args ...any) {
+			if len(args) == 0 {
+				return
+			}
 			text, _ := args[0].(string)
 			if text == "" || len(text) > 1000 {
 				return
@@ -142,8 +149,8 @@ func run(ctx context.Context, c config, log *slog.Logger, ready chan<- string) e
 			_ = json.NewEncoder(w).Encode(map[string]any{"loggedIn": false})
 			return
 		}
-		stored, _ := passportuser.Raw(sess.Session)
-		_ = json.NewEncoder(w).Encode(map[string]any{"loggedIn": true, "user": stored, "name": u.(user).Name})
+		who := u.(user) // lookup returns only user values
+		_ = json.NewEncoder(w).Encode(map[string]any{"loggedIn": true, "user": who.ID, "name": who.Name})
 	}))))
 
 	ln, err := net.Listen("tcp", listen)

@@ -5,11 +5,14 @@
 package services
 
 import (
+	"context"
 	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionbridge/sessionbridge/internal/nodetest"
 )
@@ -107,4 +110,25 @@ func hostOf(u, def string) string {
 		u += ":" + def[strings.LastIndexByte(def, ':')+1:]
 	}
 	return u
+}
+
+// WaitPSubscribed waits until the Redis connection named name (its
+// ClientName) holds a pattern subscription (CLIENT LIST psub=1), so a test
+// does not miss the first notification.
+func WaitPSubscribed(tb testing.TB, rdb *redis.Client, name string) {
+	tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		list, err := rdb.ClientList(context.Background()).Result()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		for _, line := range strings.Split(list, "\n") {
+			if strings.Contains(line, " name="+name+" ") && strings.Contains(line, " psub=1 ") {
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	tb.Fatalf("connection %q did not subscribe within 5s", name)
 }

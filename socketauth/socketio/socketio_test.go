@@ -15,6 +15,7 @@ import (
 
 	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/cookiesig"
+	"github.com/sessionbridge/sessionbridge/internal/services"
 	"github.com/sessionbridge/sessionbridge/internal/sioadapter"
 	"github.com/sessionbridge/sessionbridge/socketauth"
 	"github.com/sessionbridge/sessionbridge/socketauth/socketio"
@@ -407,7 +408,7 @@ func testRevokedOnNodeLogout(t *testing.T, h *harness) {
 						t.Errorf("WatchRedis: %v", err)
 					}
 				}()
-				waitPsubscribed(t, h.rdb, name)
+				services.WaitPSubscribed(t, h.rdb, name)
 			} else {
 				wg.Add(1)
 				go func() { defer wg.Done(); tracker.Run(ctx) }()
@@ -465,24 +466,4 @@ func waitTracked(t *testing.T, tr *socketauth.Tracker, n int) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-}
-
-// waitPsubscribed waits until the Redis connection named name has a pattern
-// subscription (CLIENT LIST psub=1), so no notification is missed.
-func waitPsubscribed(t *testing.T, rdb *redis.Client, name string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		list, err := rdb.ClientList(context.Background()).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, line := range strings.Split(list, "\n") {
-			if strings.Contains(line, " name="+name+" ") && strings.Contains(line, " psub=1 ") {
-				return
-			}
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatal("WatchRedis did not subscribe within 5s")
 }

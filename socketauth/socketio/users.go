@@ -10,6 +10,8 @@ import (
 	"fmt"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
+
+	"github.com/sessionbridge/sessionbridge/passportuser"
 )
 
 // RoomPrefix starts the name of every per-user room.
@@ -74,28 +76,11 @@ func UserRoom(user any) (socket.Room, error) {
 	return socket.Room(RoomPrefix + hex.EncodeToString(sum[:])), nil
 }
 
-// canonicalJSON re-encodes a JSON value with sorted object keys, no
-// insignificant space, numbers as written, and no HTML escaping.
 func canonicalJSON(raw []byte) ([]byte, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, ErrNoUser
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, fmt.Errorf("socketio: user is not JSON: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("socketio: user is not one JSON value")
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("socketio: user: %w", err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return passportuser.Canonical(raw)
 }
 
 // fetch waits for a FetchSockets callback or for ctx.

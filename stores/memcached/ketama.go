@@ -38,6 +38,9 @@ const (
 )
 
 func newKetama(servers []string) (*ketama, error) {
+	if len(servers) == 0 {
+		return nil, memcache.ErrNoServers
+	}
 	k := &ketama{byName: make(map[string]net.Addr, len(servers))}
 	for _, s := range servers {
 		a, err := net.ResolveTCPAddr("tcp", s)

@@ -1,9 +1,12 @@
 package memcachedstore
 
 import (
+	"errors"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/bradfitz/gomemcache/memcache"
 	"net"
 	"os/exec"
 	"path/filepath"
@@ -101,5 +104,11 @@ func TestKetamaSelector(t *testing.T) {
 	_ = k.Each(func(net.Addr) error { n++; return nil })
 	if n != 2 {
 		t.Fatalf("Each visited %d servers", n)
+	}
+}
+
+func TestNoServers(t *testing.T) {
+	if _, err := NewServerSelector(); !errors.Is(err, memcache.ErrNoServers) {
+		t.Fatalf("no servers: %v, want memcache.ErrNoServers (a selector that would panic on first use)", err)
 	}
 }

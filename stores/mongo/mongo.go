@@ -25,6 +25,7 @@
 package mongostore
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -154,8 +155,15 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 	}
 	if s.opts.TouchAfter > 0 {
 		if lm, ok := doc.Lookup("lastModified").DateTimeOK(); ok {
-			// connect-mongo puts the Date into req.session.lastModified.
-			_ = sess.Set("lastModified", isoDate(lm))
+			// connect-mongo puts the Date into req.session.lastModified;
+			// its JSON is the ISO string (null for an Invalid Date).
+			raw := []byte("null")
+			if iso, ok := sessionjson.AppendISO([]byte{'"'}, time.UnixMilli(lm)); ok {
+				raw = append(iso, '"')
+			}
+			if err := sess.SetRaw("lastModified", raw); err != nil {
+				return nil, fmt.Errorf("mongostore: %w", err)
+			}
 		}
 	}
 	return sess, nil
@@ -165,24 +173,18 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 func sessionJSON(v bson.RawValue) ([]byte, error) {
 	switch v.Type {
 	case bson.TypeString:
-		str, _ := v.StringValueOK()
-		return []byte(str), nil
+		// A BSON string is int32 length, the bytes, NUL: copy the bytes
+		// once (DecodeOwned keeps them).
+		if _, ok := v.StringValueOK(); !ok || len(v.Value) < 5 {
+			return nil, fmt.Errorf("%w: invalid BSON string", ErrWrongType)
+		}
+		return bytes.Clone(v.Value[4 : len(v.Value)-1]), nil
 	case bson.TypeEmbeddedDocument:
 		return appendJSON(nil, v, 0)
 	case 0:
 		return nil, fmt.Errorf("%w: no session field", ErrWrongType)
 	}
 	return nil, fmt.Errorf("%w: %s", ErrWrongType, v.Type)
-}
-
-// isoDate is the JSON of a Date: toISOString, or null for a date outside
-// JavaScript's range (Invalid Date).
-func isoDate(ms int64) string {
-	b, ok := sessionjson.AppendISO(nil, time.UnixMilli(ms))
-	if !ok {
-		return ""
-	}
-	return string(b)
 }
 
 // appendJSON writes v as Node's JSON.stringify shows the value the Node
@@ -222,7 +224,7 @@ func appendJSON(b []byte, v bson.RawValue, depth int) ([]byte, error) {
 			}
 			n++
 			if !isArr {
-				b = appendJSONString(b, e.Key())
+				b = sessionjson.AppendString(b, e.Key())
 				b = append(b, ':')
 			}
 			if b, err = appendJSON(b, ev, depth+1); err != nil {
@@ -232,7 +234,7 @@ func appendJSON(b []byte, v bson.RawValue, depth int) ([]byte, error) {
 		return append(b, close), nil
 	case bson.TypeString:
 		str, _ := v.StringValueOK()
-		return appendJSONString(b, str), nil
+		return sessionjson.AppendString(b, str), nil
 	case bson.TypeDouble:
 		f, _ := v.DoubleOK()
 		if math.IsNaN(f) || math.IsInf(f, 0) {
@@ -253,24 +255,23 @@ func appendJSON(b []byte, v bson.RawValue, depth int) ([]byte, error) {
 		return append(b, "null"...), nil
 	case bson.TypeDateTime:
 		ms, _ := v.DateTimeOK()
-		if iso := isoDate(ms); iso != "" {
-			return appendJSONString(b, iso), nil
+		if iso, ok := sessionjson.AppendISO(append(b, '"'), time.UnixMilli(ms)); ok {
+			return append(iso, '"'), nil // ISO strings need no escaping
 		}
 		return append(b, "null"...), nil
 	case bson.TypeObjectID:
 		oid, _ := v.ObjectIDOK()
-		return appendJSONString(b, oid.Hex()), nil
+		return sessionjson.AppendString(b, oid.Hex()), nil
 	case bson.TypeDecimal128:
 		d, _ := v.Decimal128OK()
-		return append(b, `{"$numberDecimal":`+strconv.Quote(d.String())+`}`...), nil
+		b = sessionjson.AppendString(append(b, `{"$numberDecimal":`...), d.String())
+		return append(b, '}'), nil
 	case bson.TypeBinary:
 		_, data := v.Binary()
-		return appendJSONString(b, base64.StdEncoding.EncodeToString(data)), nil
+		return sessionjson.AppendString(b, base64.StdEncoding.EncodeToString(data)), nil
 	}
 	return nil, fmt.Errorf("%w: %s", ErrWrongType, v.Type)
 }
-
-func appendJSONString(b []byte, s string) []byte { return sessionjson.AppendString(b, s) }
 
 // Set implements sessionbridge.Store (an upsert).
 func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) error {

@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -88,7 +89,7 @@ type Store struct {
 	getSQL, setSQL, touchSQL, destroySQL, pruneSQL string
 
 	mu      sync.Mutex
-	created bool
+	created atomic.Bool
 }
 
 var _ sessionbridge.Store = (*Store)(nil)
@@ -159,15 +160,18 @@ func (s *Store) ensure(ctx context.Context) error {
 	if !s.opts.CreateTableIfMissing {
 		return nil
 	}
+	if s.created.Load() { // the hot path takes no lock once the table exists
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.created {
+	if s.created.Load() {
 		return nil
 	}
 	if err := s.CreateTable(ctx); err != nil {
 		return err
 	}
-	s.created = true
+	s.created.Store(true)
 	return nil
 }
 
