@@ -1,9 +1,11 @@
 package sessionbridge_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -15,7 +17,12 @@ import (
 	"github.com/sessionbridge/sessionbridge/passportuser"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 	"github.com/sessionbridge/sessionbridge/socketauth"
+	"github.com/sessionbridge/sessionbridge/storeurl"
 )
+
+// sigOf is the signature part of a signed value "s:<id>.<signature>" or
+// "<id>.<signature>".
+func sigOf(signed string) string { return signed[strings.LastIndexByte(signed, '.')+1:] }
 
 // TestBadInputMatrix feeds every layer input Node never produces (or that
 // an attacker would send) and requires the exact typed error, no panic, and
@@ -112,6 +119,40 @@ func TestBadInputMatrix(t *testing.T) {
 	record("10k-deep nesting", `{"cookie":`+cookieJSON+`,"x":`+strings.Repeat("[", 10000)+strings.Repeat("]", 10000)+`}`, sessionjson.ErrTooDeep)
 	record("duplicate keys", `{"cookie":`+cookieJSON+`,"passport":{"user":1},"passport":{"user":7}}`, sessionjson.ErrDuplicateKey)
 	record("duplicate cookie", `{"cookie":`+cookieJSON+`,"cookie":{}}`, sessionjson.ErrDuplicateKey)
+	var many strings.Builder
+	many.WriteString(`{"cookie":` + cookieJSON + `,"passport":{"user":7}`)
+	for i := range 100_000 {
+		fmt.Fprintf(&many, `,"k%d":1`, i)
+	}
+	record("100k top-level keys (control)", many.String()+`}`, nil)
+	record("100k top-level keys, the last one repeated", many.String()+`,"k99999":2}`, sessionjson.ErrDuplicateKey)
+	record("100k-key cart (control)", `{"cookie":`+cookieJSON+`,"cart":{"x":0`+strings.Repeat(`,"y":1`, 100_000)+`}}`, nil)
+	store.SetRaw("atlimit", append(append([]byte(`{"cookie":`+cookieJSON+`,"blob":"`), bytes.Repeat([]byte("a"), 4<<20-200)...), `"}`...))
+	cases = append(cases, tc{"record", "4 MiB record, context already done", func() error {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := b.LoadID(ctx, "atlimit")
+		if !errors.Is(err, sessionbridge.ErrStore) {
+			return fmt.Errorf("not a store error: %w", err)
+		}
+		return err
+	}, context.Canceled})
+	cases = append(cases, tc{"record", "4 MiB record (control)", func() error {
+		_, err := b.LoadID(context.Background(), "atlimit")
+		return err
+	}, nil})
+	store.SetRaw("millennium", []byte(`{"cookie":{"originalMaxAge":31536000000000,"expires":"3026-11-27T12:00:00.000Z"},"passport":{"user":7}}`))
+	cases = append(cases, tc{"record", "1000-year maxAge, touched (control)", func() error {
+		s, err := b.LoadID(context.Background(), "millennium")
+		if err != nil {
+			return err
+		}
+		if err := b.Touch(context.Background(), s); err != nil {
+			return err
+		}
+		_, err = b.LoadID(context.Background(), "millennium")
+		return err
+	}, nil})
 	keep.SetRaw("old", []byte(`{"cookie":{"originalMaxAge":1000,"expires":"2026-11-27T11:00:00.000Z"},"passport":{"user":7}}`))
 	cases = append(cases, tc{"record", "expired, store still holds it", func() error {
 		_, err := bKeep.LoadID(context.Background(), "old")
@@ -160,6 +201,69 @@ func TestBadInputMatrix(t *testing.T) {
 	hs("forged cookie and valid auth", "connect.sid="+forgedVal, "", map[string]any{"session": raw}, cookiesig.ErrBadSignature)
 	hs("oversized auth payload", "", "", map[string]any{"session": "s:" + strings.Repeat("a", 1<<20) + "." + sig}, cookiesig.ErrMalformed)
 	hs("auth not a string", "", "", map[string]any{"session": map[string]any{"id": sid}}, cookiesig.ErrMalformed)
+
+	hs("query credential not UTF-8", "", "&session="+url.QueryEscape("s:"+signer.Sign("ab\xff")), nil, cookiesig.ErrMalformed)
+
+	// Cookie headers reach express-session as latin1 text: the signature
+	// covers the UTF-8 of that text, and the id is its UTF-8.
+	store.SetRaw("ab\u00e9", []byte(good))
+	cookie("latin1 byte, signed as Node reads it (control)", "connect.sid="+"s:ab\xe9."+sigOf(signer.Sign("ab\u00e9")), nil)
+	cookie("latin1 byte, signed over the raw byte", "connect.sid="+"s:ab\xe9."+sigOf(signer.Sign("ab\xe9")), cookiesig.ErrBadSignature)
+
+	// The net/http middleware: every request that could open a connection
+	// is authorized, whatever its sid.
+	mw := func(name, query, cookieHeader string, wantStatus int) {
+		cases = append(cases, tc{"middleware", name, func() error {
+			reached := false
+			h := a.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reached = true }))
+			r := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=polling"+query, nil)
+			if cookieHeader != "" {
+				r.Header.Set("Cookie", cookieHeader)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			switch {
+			case reached:
+				return nil
+			case w.Code != wantStatus:
+				return fmt.Errorf("refused with %d, want %d", w.Code, wantStatus)
+			}
+			return fmt.Errorf("%w: %d", socketauth.ErrUnauthorized, w.Code)
+		}, socketauth.ErrUnauthorized})
+	}
+	mw("empty sid, no cookie", "&sid=", "", http.StatusUnauthorized)
+	mw("sid without value, no cookie", "&sid", "", http.StatusUnauthorized)
+	mw("unknown sid, no cookie", "&sid=unknown", "", http.StatusUnauthorized)
+	mw("known-looking sid, forged cookie", "&sid=abc", "connect.sid="+forgedVal, http.StatusForbidden)
+	mw("repeated sid, no cookie", "&sid=abc&sid=", "", http.StatusUnauthorized)
+	cases = append(cases, tc{"middleware", "valid cookie with a sid (control)", func() error {
+		var err error = socketauth.ErrUnauthorized
+		h := a.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { err = nil }))
+		r := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=polling&sid=abc", nil)
+		r.Header.Set("Cookie", "connect.sid="+val)
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		return err
+	}, nil})
+
+	// Store URLs: no byte of the password in an error or in String().
+	const canary = "SSW0RD"
+	storeURL := func(name, rawURL string, want error) {
+		cases = append(cases, tc{"store URL", name, func() error {
+			spec, err := storeurl.Parse(rawURL)
+			if spec != nil && strings.Contains(spec.String(), canary) {
+				return fmt.Errorf("String() shows the password")
+			}
+			if err != nil && strings.Contains(err.Error(), canary) {
+				return fmt.Errorf("error shows the password")
+			}
+			return err
+		}, want})
+	}
+	storeURL("escaped password (control)", "redis://user:Pa%2F"+canary+"@127.0.0.1:6379", nil)
+	storeURL("password with /", "redis://user:Pa/"+canary+"@127.0.0.1:6379", storeurl.ErrBadURL)
+	storeURL("password with ?", "postgres://user:Pa?"+canary+"@127.0.0.1/db", storeurl.ErrBadURL)
+	storeURL("password with #", "mongodb://user:Pa#"+canary+"@127.0.0.1/db", storeurl.ErrBadURL)
+	storeURL("password with a bad escape", "memcached://user:Pa%zz"+canary+"@127.0.0.1:11211", storeurl.ErrBadURL)
 
 	if len(cases) < 40 {
 		t.Fatalf("only %d cases", len(cases))

@@ -193,7 +193,8 @@ func cookieHeader(r *http.Request) string {
 
 // Load returns the session of the request: cookie, signature, store, expiry.
 // Errors wrap ErrNoSession (with the reason: a cookiesig sentinel,
-// ErrNotFound or ErrExpired) or ErrStore.
+// ErrNotFound or ErrExpired) or ErrStore. The request's context bounds the
+// load (see [Bridge.LoadID]).
 func (b *Bridge) Load(r *http.Request) (*Session, error) {
 	sid, err := b.SessionID(r)
 	if err != nil {
@@ -209,7 +210,17 @@ func (b *Bridge) Load(r *http.Request) (*Session, error) {
 // trusted, as Node trusts it; for any other store a session whose
 // cookie.expires has passed is refused with ErrExpired, even though the
 // store returned it and Node would revive it.
+//
+// ctx bounds the whole load, reading and decoding the record included (a
+// [Store] honours ctx in both; see
+// [sessionjson.Decoder.DecodeOwnedContext]): when ctx is done before the
+// store is asked, or by the time it answers, LoadID returns an error
+// wrapping ErrStore and ctx.Err(), never a session, and never
+// ErrNoSession.
 func (b *Bridge) LoadID(ctx context.Context, sid string) (*Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStore, err)
+	}
 	rec, err := b.store.Get(ctx, sid)
 	switch {
 	case errors.Is(err, ErrNotFound):
@@ -218,6 +229,10 @@ func (b *Bridge) LoadID(ctx context.Context, sid string) (*Session, error) {
 		return nil, fmt.Errorf("%w: %w", ErrStore, err)
 	case rec == nil:
 		return nil, fmt.Errorf("%w: store returned no session and no error", ErrStore)
+	}
+	if err := ctx.Err(); err != nil {
+		// The store answered too late (or ignored ctx while decoding).
+		return nil, fmt.Errorf("%w: %w", ErrStore, err)
 	}
 	if !b.storeExpires && rec.Expired(b.now()) {
 		return nil, fmt.Errorf("%w: %w", ErrNoSession, ErrExpired)
@@ -376,7 +391,12 @@ func (b *Bridge) Middleware(next http.Handler) http.Handler {
 			r = r.WithContext(NewContext(r.Context(), s))
 		case errors.Is(err, ErrNoSession):
 		default:
-			b.log.LogAttrs(r.Context(), slog.LevelError, "session store failed",
+			level, msg := slog.LevelError, "session store failed"
+			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+				// The client went away during the load: no outage to report.
+				level, msg = slog.LevelDebug, "request canceled during the session load"
+			}
+			b.log.LogAttrs(r.Context(), level, msg,
 				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
 			b.onError(w, r, err)
 			return

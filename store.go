@@ -1,6 +1,7 @@
 package sessionbridge
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -87,7 +88,7 @@ func (m *MemoryStore) Get(ctx context.Context, sid string) (*sessionjson.Session
 	if !ok {
 		return nil, ErrNotFound
 	}
-	sess, err := m.decoder.Decode(raw)
+	sess, err := m.decoder.DecodeOwnedContext(ctx, bytes.Clone(raw))
 	if err != nil {
 		return nil, err
 	}

@@ -25,12 +25,83 @@ const DefaultMaxHeaderBytes = 16 << 10
 // double quotes stripped, and the value passed through decodeURIComponent
 // only when it contains "%" (the raw value is kept when decoding fails).
 // found is false when there is no such cookie.
+//
+// Node reads header bytes as latin1, one character per byte, so the header
+// is taken that way too: a byte 0x80-0xFF is the character U+0080-U+00FF,
+// and the value returned is the UTF-8 encoding of the JavaScript string
+// Node gets (the raw byte 0xE9 comes back as "é", C3 A9). name is text: it
+// matches the cookie whose name is its latin1 encoding, and a name with a
+// character above U+00FF (or invalid UTF-8) matches nothing.
 func CookieValue(header, name string) (value string, found bool) {
-	raw, found := rawCookieValue(header, name)
+	key, ok := latin1Name(name)
+	if !ok {
+		return "", false
+	}
+	raw, found := rawCookieValue(header, key)
 	if !found {
 		return "", false
 	}
-	return decodeIfEncoded(raw), true
+	return decodeIfEncoded(latin1ToUTF8(raw)), true
+}
+
+// latin1Name returns the bytes a Cookie header holds for a cookie called
+// name, as Node compares names: the latin1 encoding of the JavaScript
+// string. ok is false when no header can hold it.
+func latin1Name(name string) (key string, ok bool) {
+	if !hasNonASCII(name) {
+		return name, true
+	}
+	b := make([]byte, 0, len(name))
+	for _, r := range name {
+		if r > 0xFF || r == utf8.RuneError {
+			return "", false
+		}
+		b = append(b, byte(r))
+	}
+	return string(b), true
+}
+
+// latin1ToUTF8 returns the UTF-8 encoding of the JavaScript string Node
+// makes of header bytes (each byte one character, U+0000-U+00FF). An ASCII
+// string is returned as is, without allocating.
+func latin1ToUTF8(s string) string {
+	if !hasNonASCII(s) {
+		return s
+	}
+	n := len(s)
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			n++
+		}
+	}
+	b := make([]byte, 0, n)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x80 {
+			b = append(b, c)
+		} else {
+			b = append(b, 0xC0|c>>6, 0x80|c&0x3F)
+		}
+	}
+	return string(b)
+}
+
+// hasNonASCII reports whether s has a byte of 0x80 or more, eight bytes at
+// a time.
+func hasNonASCII(s string) bool {
+	for len(s) >= 8 {
+		w := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+			uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+		if w&0x8080808080808080 != 0 {
+			return true
+		}
+		s = s[8:]
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return true
+		}
+	}
+	return false
 }
 
 // rawCookieValue is CookieValue without the decoding.
@@ -113,6 +184,12 @@ func decodeIfEncoded(v string) string {
 //   - [ErrBadSignature] when no secret verifies the signature;
 //   - [ErrMalformed] when the value has no signature at all, the id is
 //     empty, or the header is longer than [DefaultMaxHeaderBytes].
+//
+// The header is the bytes the request carried, read as Node reads them
+// (latin1, see [CookieValue]): the signature is checked over the UTF-8
+// encoding of the resulting JavaScript string, as cookie-signature does, and
+// the id returned is that encoding too, which is the key Node's stores use
+// (a raw byte 0xE9 in the id comes back as "é", C3 A9).
 func (s *Signer) SessionID(header, name string) (string, error) {
 	return s.SessionIDLimit(header, name, DefaultMaxHeaderBytes)
 }
@@ -123,29 +200,35 @@ func (s *Signer) SessionIDLimit(header, name string, maxHeaderBytes int) (string
 	if maxHeaderBytes > 0 && len(header) > maxHeaderBytes {
 		return "", fmt.Errorf("%w: cookie header of %d bytes exceeds the limit of %d", ErrMalformed, len(header), maxHeaderBytes)
 	}
-	raw, ok := rawCookieValue(header, name)
+	key, ok := latin1Name(name)
+	if !ok {
+		return "", ErrNoCookie
+	}
+	raw, ok := rawCookieValue(header, key)
 	if !ok || raw == "" {
 		return "", ErrNoCookie
 	}
 	if v, ok := s.unsignEncoded(raw); ok {
 		return v, nil
 	}
-	return s.UnsignCookie(decodeIfEncoded(raw))
+	return s.UnsignCookie(decodeIfEncoded(latin1ToUTF8(raw)))
 }
 
 // unsignEncoded is the allocation-free path for the cookie express-session
 // writes, "s%3A" + id + "." + encodeURIComponent(signature), where the id
-// needs no decoding (uid-safe ids never do): it decodes only the signature,
-// on the stack, and returns the id as a substring of the header. ok is
-// false when the value has another shape or does not verify; the caller
-// then takes the general path, which gives the precise error.
+// needs no decoding (uid-safe ids never do) and is ASCII, so that its header
+// bytes are its UTF-8: it decodes only the signature, on the stack, and
+// returns the id as a substring of the header. ok is false when the value
+// has another shape or does not verify; the caller then takes the general
+// path, which reads the bytes as latin1 and gives the precise error. (A
+// byte of 0x80 or more in the signature never equals base64.)
 func (s *Signer) unsignEncoded(raw string) (string, bool) {
 	rest, ok := strings.CutPrefix(raw, "s%3A")
 	if !ok {
 		return "", false
 	}
 	dot := strings.LastIndexByte(rest, '.')
-	if dot <= 0 || strings.IndexByte(rest[:dot], '%') >= 0 {
+	if dot <= 0 || strings.IndexByte(rest[:dot], '%') >= 0 || hasNonASCII(rest[:dot]) {
 		return "", false
 	}
 	value, enc := rest[:dot], rest[dot+1:]
@@ -182,7 +265,9 @@ func (s *Signer) unsignEncoded(raw string) (string, bool) {
 
 // UnsignCookie verifies a cookie value that is already decoded (as
 // [CookieValue] returns it): "s:" + value + "." + signature. It returns the
-// value, which must not be empty.
+// value, which must not be empty. Like [Signer.Unsign] it takes the value as
+// the UTF-8 encoding of a JavaScript string; pass a value from a Cookie
+// header through [CookieValue], which decodes the header bytes as Node does.
 func (s *Signer) UnsignCookie(cookieValue string) (string, error) {
 	if !strings.HasPrefix(cookieValue, SessionPrefix) {
 		return "", ErrNotSigned
@@ -291,8 +376,10 @@ func DecodeURIComponent(s string) (string, bool) {
 			seq[j] = c
 			i += 3
 		}
-		r, size := utf8.DecodeRune(seq[:need+1])
-		if r == utf8.RuneError || size != need+1 {
+		// One whole character, not overlong, no surrogate, at most
+		// U+10FFFF: what decodeURIComponent accepts. (U+FFFD itself, which
+		// DecodeRune also reports as RuneError, is a valid character.)
+		if !utf8.Valid(seq[:need+1]) {
 			return "", false
 		}
 		b = append(b, seq[:need+1]...)
@@ -325,7 +412,10 @@ func unhex(c byte) (byte, bool) {
 // Express res.cookie writes an object) into v. It returns [ErrNotJSONCookie]
 // where cookie-parser's JSONCookie returns undefined: no "j:" prefix, or text
 // that is not valid JSON. Numbers decode with [json.Decoder.UseNumber] when v
-// is an interface, so large integers stay exact.
+// is an interface, so large integers stay exact. value is the UTF-8 encoding
+// of the JavaScript string JSON.parse would see, as [CookieValue] returns it
+// (it reads a header's bytes as Node does); raw header bytes 0x80-0xFF are
+// not, and would decode as U+FFFD instead of the latin1 characters Node sees.
 func ParseJSONCookie(value string, v any) error {
 	raw, err := JSONCookie(value)
 	if err != nil {

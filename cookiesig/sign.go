@@ -19,7 +19,8 @@ const SignatureLen = 43
 // Sign returns value + "." + base64(HMAC-SHA256(secret, value)) with the
 // padding removed, exactly like cookie-signature's sign(value, secret).
 // The secret is used as given, even when empty; use [NewSigner] for the
-// checks express-session makes.
+// checks express-session makes. value and secret are the UTF-8 encodings of
+// the JavaScript strings, the bytes Node's HMAC sees.
 func Sign(value, secret string) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(value))
@@ -69,6 +70,14 @@ func (s *Signer) Sign(value string) string {
 
 // Unsign verifies signed (value.signature, without the "s:" prefix) against
 // every secret in order and returns the value. It does not allocate.
+//
+// signed is taken as the UTF-8 encoding of the JavaScript string
+// cookie-signature would be given, and the HMAC is computed over those
+// bytes, as Node computes it over the UTF-8 of its string. That is what a
+// socket.io auth payload or any other JSON string already is: Node decoded
+// the UTF-8 of the frame, and Go's decoders do the same. Bytes taken
+// straight from an HTTP header are not: Node reads those as latin1, so go
+// through [Signer.SessionID] or [CookieValue] for a Cookie header.
 func (s *Signer) Unsign(signed string) (string, error) {
 	v, _, err := s.UnsignIndex(signed)
 	return v, err

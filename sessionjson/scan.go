@@ -1,6 +1,7 @@
 package sessionjson
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"unsafe"
@@ -8,9 +9,34 @@ import (
 
 // scanner validates JSON (RFC 8259, as JSON.parse accepts it) and finds the
 // end of values without building anything. Recursion is bounded by maxDepth.
+// With a ctx, it gives up when ctx is done, looking at it every pollEvery
+// bytes of input.
 type scanner struct {
 	data     []byte
 	maxDepth int
+	ctx      context.Context // nil: never gives up
+	next     int             // offset at which to look at ctx again
+}
+
+// pollEvery is how much input a scanner reads between two looks at its
+// context: a few tens of microseconds of work.
+const pollEvery = 64 << 10
+
+// poll returns ctx's error, wrapped, when ctx is done; the scanner looks at
+// ctx only once it has passed offset next.
+func (s *scanner) poll(i int) error {
+	if i < s.next || s.ctx == nil {
+		return nil
+	}
+	return s.pollCtx(i)
+}
+
+func (s *scanner) pollCtx(i int) error {
+	s.next = i + pollEvery
+	if err := s.ctx.Err(); err != nil {
+		return fmt.Errorf("sessionjson: decode abandoned: %w", err)
+	}
+	return nil
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
@@ -83,6 +109,9 @@ func (s *scanner) object(i, depth int) (int, error) {
 		if i, err = s.value(i, depth); err != nil {
 			return i, err
 		}
+		if err = s.poll(i); err != nil {
+			return i, err
+		}
 		i = s.skipSpace(i)
 		if i >= len(s.data) {
 			return i, s.errAt(i, "unexpected end")
@@ -109,6 +138,9 @@ func (s *scanner) array(i, depth int) (int, error) {
 	for {
 		var err error
 		if i, err = s.value(i, depth); err != nil {
+			return i, err
+		}
+		if err = s.poll(i); err != nil {
 			return i, err
 		}
 		i = s.skipSpace(i)

@@ -2,8 +2,12 @@ package sessionjson
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"math/bits"
+	"slices"
+	"sort"
 	"time"
 )
 
@@ -41,10 +45,17 @@ type Session struct {
 	Cookie Cookie
 
 	members []member // in order; the cookie's place has value == nil
-	raw     []byte   // the bytes decoded, nil for a new session
-	orig    Cookie   // Cookie as decoded
-	rawCook []byte   // cookie bytes as decoded
-	dirty   bool     // a member other than cookie changed
+	// index holds the members' positions once there are more than
+	// smallObject of them, so that finding a key takes constant time.
+	index   map[string]int
+	raw     []byte // the bytes decoded, nil for a new session
+	orig    Cookie // Cookie as decoded
+	rawCook []byte // cookie bytes as decoded
+	dirty   bool   // a member other than cookie changed
+	// outOfOrder: the decoded record was not in JavaScript property order
+	// (Node never writes that); array-index keys are then placed by a
+	// linear scan instead of a binary search, and Encode checks the order.
+	outOfOrder bool
 }
 
 type member struct {
@@ -68,17 +79,31 @@ func Decode(data []byte) (*Session, error) {
 // object with a valid "cookie" object, has a repeated top-level or cookie
 // key, or exceeds the limits.
 func (d Decoder) Decode(data []byte) (*Session, error) {
-	return d.decode(bytes.Clone(data))
+	return d.decode(nil, bytes.Clone(data))
 }
 
 // DecodeOwned is Decode for a buffer the caller hands over (a store's
 // freshly read value): it is kept, not copied, and must not be modified
 // afterwards.
 func (d Decoder) DecodeOwned(data []byte) (*Session, error) {
-	return d.decode(data)
+	return d.decode(nil, data)
 }
 
-func (d Decoder) decode(data []byte) (*Session, error) {
+// DecodeOwnedContext is DecodeOwned bounded by ctx, for a store reading a
+// record on behalf of a request: when ctx is done before or while the
+// record is decoded, it stops and returns an error wrapping ctx.Err()
+// (context.Canceled or context.DeadlineExceeded), not [ErrMalformed].
+// Decoding takes time linear in the record's size; ctx is looked at before
+// decoding starts and every 64 KiB of input.
+func (d Decoder) DecodeOwnedContext(ctx context.Context, data []byte) (*Session, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sessionjson: decode abandoned: %w", err)
+	}
+	return d.decode(ctx, data)
+}
+
+// decode decodes data, which it keeps; ctx may be nil.
+func (d Decoder) decode(ctx context.Context, data []byte) (*Session, error) {
 	maxBytes := d.MaxBytes
 	if maxBytes == 0 {
 		maxBytes = DefaultMaxBytes
@@ -91,6 +116,10 @@ func (d Decoder) decode(data []byte) (*Session, error) {
 		maxDepth = DefaultMaxDepth
 	}
 	sc := scanner{data: data, maxDepth: maxDepth}
+	if ctx != nil {
+		sc.ctx = ctx
+		sc.next = pollEvery
+	}
 	i := sc.skipSpace(0)
 	if i >= len(data) {
 		return nil, fmt.Errorf("%w: empty", ErrInvalidJSON)
@@ -112,14 +141,34 @@ func (d Decoder) decode(data []byte) (*Session, error) {
 	s := &Session{raw: data, members: make([]member, 0, 4)}
 	cookieFound := false
 	var semErr error
+	// Repeated keys: pairwise comparison for the few members of a typical
+	// record, then the index of member positions (built once there are
+	// more than smallObject members), so the cost stays linear however
+	// many keys a record has. seenName, haveIndex and last follow
+	// JavaScript property order (array indexes ascending, then names).
+	seenName, haveIndex, last := false, false, uint64(0)
+	work := 0 // for testHookKeyWork
 	add := func(key string, v []byte) error {
-		for _, m := range s.members {
-			if m.key == key {
+		if isHidden(key) {
+			// express-session's Session constructor skips these (they are
+			// `in` every Session), so Node never writes them back.
+			return nil
+		}
+		if s.index == nil {
+			work += len(s.members)
+			for _, m := range s.members {
+				if m.key == key {
+					return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+				}
+			}
+		} else {
+			work++
+			if !s.addIndex(key, len(s.members)) {
 				return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
 			}
 		}
-		switch {
-		case key == "cookie":
+		m := member{key: key, value: v}
+		if key == "cookie" {
 			if cookieFound {
 				return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
 			}
@@ -132,12 +181,20 @@ func (d Decoder) decode(data []byte) (*Session, error) {
 				return err
 			}
 			s.Cookie, s.rawCook = c, v
-			s.members = append(s.members, member{key: key})
-		case hiddenKeys[key]:
-			// express-session's Session constructor skips these (they are
-			// `in` every Session), so Node never writes them back.
-		default:
-			s.members = append(s.members, member{key: key, value: v})
+			m.value = nil
+		}
+		if n, ok := arrayIndex(key); ok {
+			if seenName || (haveIndex && n < last) {
+				s.outOfOrder = true
+			}
+			haveIndex, last = true, n
+		} else {
+			seenName = true
+		}
+		s.grow()
+		s.members = append(s.members, m)
+		if s.index == nil && len(s.members) > smallObject {
+			s.buildIndex()
 		}
 		return nil
 	}
@@ -169,6 +226,9 @@ func (d Decoder) decode(data []byte) (*Session, error) {
 			if semErr == nil {
 				semErr = add(key, data[vs:ve])
 			}
+			if err := sc.poll(ve); err != nil {
+				return nil, err
+			}
 			j = sc.skipSpace(ve)
 			if j >= len(data) {
 				return nil, sc.errAt(j, "unexpected end")
@@ -187,6 +247,7 @@ func (d Decoder) decode(data []byte) (*Session, error) {
 	if k := sc.skipSpace(j); k != len(data) {
 		return nil, sc.errAt(k, "data after the value")
 	}
+	countKeyWork(work)
 	if semErr != nil {
 		return nil, semErr
 	}
@@ -197,16 +258,20 @@ func (d Decoder) decode(data []byte) (*Session, error) {
 	return s, nil
 }
 
-// hiddenKeys are the names for which `prop in session` is true in
-// express-session: Session's own non-enumerable properties, its prototype's
-// methods and Object.prototype's members. A record may hold them, but Node
-// drops them when it loads the session.
-var hiddenKeys = map[string]bool{
-	"id": true, "req": true,
-	"touch": true, "resetMaxAge": true, "save": true, "reload": true, "destroy": true, "regenerate": true,
-	"constructor": true, "__proto__": true, "__defineGetter__": true, "__defineSetter__": true,
-	"__lookupGetter__": true, "__lookupSetter__": true, "hasOwnProperty": true, "isPrototypeOf": true,
-	"propertyIsEnumerable": true, "toString": true, "toLocaleString": true, "valueOf": true,
+// isHidden reports whether `key in session` is true in express-session:
+// Session's own non-enumerable properties, its prototype's methods and
+// Object.prototype's members. A record may hold them, but Node drops them
+// when it loads the session.
+func isHidden(key string) bool {
+	switch key {
+	case "id", "req",
+		"touch", "resetMaxAge", "save", "reload", "destroy", "regenerate",
+		"constructor", "__proto__", "__defineGetter__", "__defineSetter__",
+		"__lookupGetter__", "__lookupSetter__", "hasOwnProperty", "isPrototypeOf",
+		"propertyIsEnumerable", "toString", "toLocaleString", "valueOf":
+		return true
+	}
+	return false
 }
 
 // members iterates over the members of a validated object without
@@ -277,8 +342,13 @@ func (s *Session) Encode() ([]byte, error) {
 		}
 	}
 	tmp = append(tmp, '}')
-	out, _ := appendNode(make([]byte, 0, len(tmp)), tmp, 0)
-	return out, nil
+	if s.outOfOrder {
+		out, _ := appendNode(make([]byte, 0, len(tmp)), tmp, 0)
+		return out, nil
+	}
+	// Members are distinct, and in JavaScript order unless the decoded
+	// record was not.
+	return appendNodeOrdered(make([]byte, 0, len(tmp)), tmp), nil
 }
 
 // MarshalJSON implements json.Marshaler with Encode. Note that
@@ -295,12 +365,79 @@ func (s *Session) Keys() []string {
 }
 
 func (s *Session) find(key string) int {
+	if s.index != nil {
+		countKeyWork(1)
+		if i, ok := s.index[key]; ok {
+			return i
+		}
+		return -1
+	}
+	countKeyWork(len(s.members))
 	for i, m := range s.members {
 		if m.key == key {
 			return i
 		}
 	}
 	return -1
+}
+
+// addIndex records key's position and reports whether key was new, hashing
+// it once.
+func (s *Session) addIndex(key string, pos int) bool {
+	n := len(s.index)
+	s.index[key] = pos
+	return len(s.index) > n
+}
+
+// buildIndex indexes the members' positions.
+func (s *Session) buildIndex() {
+	s.index = make(map[string]int, 2*len(s.members))
+	for i, m := range s.members {
+		s.index[m.key] = i
+	}
+}
+
+// reindex updates the positions of the members from position from on.
+func (s *Session) reindex(from int) {
+	switch {
+	case s.index != nil:
+		countKeyWork(len(s.members) - from)
+		for i := from; i < len(s.members); i++ {
+			s.index[s.members[i].key] = i
+		}
+	case len(s.members) > smallObject:
+		s.buildIndex()
+	}
+}
+
+// grow makes room for one more member, doubling the capacity when full
+// (append grows long slices by a quarter, allocating five times the final
+// size when members are added one by one).
+func (s *Session) grow() {
+	if len(s.members) == cap(s.members) {
+		s.members = slices.Grow(s.members, max(len(s.members), 4))
+	}
+}
+
+// indexPosition returns where a new array-index key n goes: JavaScript puts
+// array-index keys first, in ascending order.
+func (s *Session) indexPosition(n uint64) int {
+	after := func(i int) bool {
+		q, isIdx := arrayIndex(s.members[i].key)
+		return !isIdx || q > n
+	}
+	if !s.outOfOrder {
+		// Index keys first, ascending, then names: after is monotone.
+		pos := sort.Search(len(s.members), after)
+		countKeyWork(bits.Len(uint(len(s.members))))
+		return pos
+	}
+	pos := 0
+	for pos < len(s.members) && !after(pos) {
+		pos++
+	}
+	countKeyWork(pos)
+	return pos
 }
 
 // Has reports whether the record has a member called key.
@@ -358,7 +495,7 @@ func (s *Session) SetRaw(key string, raw json.RawMessage) error {
 	if key == "cookie" {
 		return ErrReservedKey
 	}
-	if hiddenKeys[key] {
+	if isHidden(key) {
 		return fmt.Errorf("%w: express-session drops %q when it loads a session", ErrReservedKey, key)
 	}
 	sc := scanner{data: raw, maxDepth: DefaultMaxDepth}
@@ -376,34 +513,30 @@ func (s *Session) SetRaw(key string, raw json.RawMessage) error {
 		s.members[j].value = value
 		return nil
 	}
-	m := member{key: key, value: value}
-	if n, ok := arrayIndex([]byte(`"` + key + `"`)); ok {
-		// JavaScript puts array-index keys first, in ascending order.
-		pos := 0
-		for pos < len(s.members) {
-			q, isIdx := arrayIndex([]byte(`"` + s.members[pos].key + `"`))
-			if !isIdx || q > n {
-				break
-			}
-			pos++
-		}
-		s.members = append(s.members, member{})
-		copy(s.members[pos+1:], s.members[pos:])
-		s.members[pos] = m
-		return nil
+	pos := len(s.members)
+	if n, ok := arrayIndex(key); ok {
+		pos = s.indexPosition(n)
 	}
-	s.members = append(s.members, m)
+	s.grow()
+	s.members = slices.Insert(s.members, pos, member{key: key, value: value})
+	s.reindex(pos)
 	return nil
 }
 
 // Delete removes member key, like JavaScript's delete. Deleting "cookie"
-// returns [ErrReservedKey]; deleting a missing key does nothing.
+// returns [ErrReservedKey]; deleting a missing key does nothing. It takes
+// time linear in the number of members after key; Clear removes them all
+// at once.
 func (s *Session) Delete(key string) error {
 	if key == "cookie" {
 		return ErrReservedKey
 	}
 	if i := s.find(key); i >= 0 {
-		s.members = append(s.members[:i], s.members[i+1:]...)
+		s.members = slices.Delete(s.members, i, i+1)
+		if s.index != nil {
+			delete(s.index, key)
+			s.reindex(i)
+		}
 		s.dirty = true
 	}
 	return nil
@@ -420,7 +553,9 @@ func (s *Session) Clear() {
 	if len(kept) != len(s.members) {
 		s.dirty = true
 	}
+	clear(s.members[len(kept):])
 	s.members = kept
+	s.index = nil
 }
 
 // Touch resets the cookie's expiry from now, like express-session does on
@@ -449,4 +584,15 @@ func Member(obj []byte, key string) (json.RawMessage, bool) {
 		}
 	}
 	return out, found
+}
+
+// testHookKeyWork, set only by tests, receives the number of key
+// comparisons and map probes each decode and each written value took, so
+// tests can check that the work grows linearly with the number of keys.
+var testHookKeyWork func(n int)
+
+func countKeyWork(n int) {
+	if h := testHookKeyWork; h != nil {
+		h(n)
+	}
 }

@@ -7,9 +7,10 @@
 // loads the session through a sessionbridge.Bridge, checks that passport
 // holds a user, optionally deserializes it, and answers with an Auth or a
 // typed failure. Use it
-//   - with any Go engine.io/websocket server through Middleware (net/http);
 //   - with github.com/zishang520/socket.io through the socketauth/socketio
-//     package (namespace middleware, per-socket user, filters by user).
+//     package (namespace middleware, per-socket user, filters by user);
+//   - in front of any net/http websocket or engine.io server through
+//     Middleware and MiddlewareFor.
 //
 // What it fixes from passport.socketio:
 //   - only a signed session id is accepted, from anywhere: the Cookie header
@@ -23,6 +24,42 @@
 //     the application's user object;
 //   - open connections are revoked when their session is destroyed, expires
 //     or logs out (Tracker, Tracker.WatchRedis).
+//
+// # What the net/http middleware protects, and what it does not
+//
+// Middleware authorizes every request it sees: nothing reaches the wrapped
+// handler without a logged-in session (or the Fail hook's consent). That is
+// the only safe rule when the middleware cannot tell which requests open a
+// connection, e.g. in front of a plain websocket handler, where any request
+// may upgrade.
+//
+// In front of an engine.io server in this process, MiddlewareFor with
+// EngineIO (socketauth/socketio.EngineMode for zishang520) authorizes the
+// handshakes, which engine.io recognises by an absent or empty sid query
+// parameter ("?sid=" and "?sid" open a new connection), and lets a request
+// with a non-empty sid through only when the engine has that connection
+// open, a socketauth middleware authorized its handshake, and the request
+// presents the handshake's session (signature checked, no store read). The
+// sid is read as engine.io reads it (the last "sid" of the query), so a
+// repeated parameter cannot make the middleware and the engine disagree,
+// and the sid alone never replaces the session cookie.
+//
+// It does not protect:
+//   - routes and transports that do not pass through it: another handler
+//     serving the same engine, WebTransport (HTTP/3) sessions. Connections
+//     opened that way are refused by MiddlewareFor, but they exist; the
+//     socket.io namespace middleware (socketauth/socketio.Middleware) checks
+//     every CONNECT whatever the transport, so use it in any case;
+//   - a session that ends while its connection is open: websocket frames
+//     are not requests, and requests on an open engine.io connection are
+//     matched to the handshake's session without a store read, so only a
+//     Tracker (Tracker.Run, Tracker.WatchRedis) disconnects such a
+//     connection;
+//   - against a stolen session cookie, which is a credential like in Node;
+//   - cross-origin policy: a browser sends the session cookie with a
+//     cross-site websocket handshake unless the cookie's SameSite forbids
+//     it, so the server behind must check Origin (gorilla/websocket's
+//     Upgrader does by default; zishang520 through ServerOptions.SetCors).
 package socketauth
 
 import (
@@ -34,6 +71,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/cookiesig"
@@ -149,6 +187,10 @@ func (a *Authorizer) maxCredential() int {
 // Bridge returns the configured bridge.
 func (a *Authorizer) Bridge() *sessionbridge.Bridge { return a.cfg.Bridge }
 
+// Logger returns the logger critical failures go to (Config.Logger, or
+// slog.Default()), for packages that build on the Authorizer.
+func (a *Authorizer) Logger() *slog.Logger { return a.log }
+
 // credentials returns the verified session id from every enabled source.
 func (a *Authorizer) sessionID(r *http.Request, auth map[string]any) (string, error) {
 	b := a.cfg.Bridge
@@ -182,6 +224,12 @@ func (a *Authorizer) sessionID(r *http.Request, auth map[string]any) (string, er
 			if d, ok := cookiesig.DecodeURIComponent(v); ok {
 				v = d
 			}
+		}
+		if !utf8.ValidString(v) {
+			// Node never sees these bytes: it refuses raw bytes above 0x7F in
+			// a URL and decodes invalid escapes to U+FFFD, so no id it
+			// signed can match.
+			return fmt.Errorf("%w: %w: credential is not valid UTF-8", sessionbridge.ErrNoSession, cookiesig.ErrMalformed)
 		}
 		id, err := b.Signer().UnsignCookie(v)
 		if err != nil {
@@ -299,50 +347,4 @@ func (a *Authorizer) authorize(ctx context.Context, r *http.Request, auth map[st
 		res.User = u
 	}
 	return res, nil
-}
-
-// IsHandshake reports whether r is an engine.io handshake request: one
-// without a sid query parameter (socket.io's onlyForHandshake).
-func IsHandshake(r *http.Request) bool {
-	_, ok := r.URL.Query()["sid"]
-	return !ok
-}
-
-type ctxKey struct{}
-
-// FromContext returns the Auth Middleware stored for the request.
-func FromContext(ctx context.Context) (*Auth, bool) {
-	a, ok := ctx.Value(ctxKey{}).(*Auth)
-	return a, ok
-}
-
-// Middleware authorizes engine.io handshake requests in front of any Go
-// websocket or engine.io server: a request without a sid query parameter
-// must come from a logged-in session (401 when there is none, 403 when the
-// presented cookie is invalid, 503 when the store failed), and the Auth is
-// put in the request context. Other requests belong to an established
-// connection and pass untouched.
-func (a *Authorizer) Middleware(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !IsHandshake(r) {
-			next.ServeHTTP(w, r)
-			return
-		}
-		res, err := a.Authorize(r.Context(), r, nil)
-		if err != nil {
-			var f *Failure
-			errors.As(err, &f)
-			status := http.StatusUnauthorized
-			switch {
-			case f != nil && f.Critical:
-				status = http.StatusServiceUnavailable
-			case errors.Is(err, cookiesig.ErrBadSignature), errors.Is(err, cookiesig.ErrNotSigned),
-				errors.Is(err, cookiesig.ErrMalformed), errors.Is(err, ErrConflict):
-				status = http.StatusForbidden
-			}
-			http.Error(w, err.Error(), status)
-			return
-		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, res)))
-	})
 }

@@ -219,7 +219,13 @@ func TestMiddleware(t *testing.T) {
 		{"no cookie", "", "/socket.io/?EIO=4&transport=polling", 401, ""},
 		{"not logged in", f.cookie(f.anon), "/socket.io/?EIO=4&transport=websocket", 401, ""},
 		{"forged", strings.Replace(f.cookie(f.user), "s%3A", "s%3AX", 1), "/socket.io/?EIO=4&transport=polling", 403, ""},
-		{"established connection", "", "/socket.io/?EIO=4&transport=polling&sid=abc", 200, "no auth (not a handshake)"},
+		// Middleware cannot know a server's connections: a sid, empty,
+		// repeated or not, is no reason to skip the authorization.
+		{"sid, no cookie", "", "/socket.io/?EIO=4&transport=polling&sid=abc", 401, ""},
+		{"empty sid, no cookie", "", "/socket.io/?EIO=4&transport=polling&sid=", 401, ""},
+		{"sid without =, no cookie", "", "/socket.io/?EIO=4&transport=polling&sid", 401, ""},
+		{"two sids, forged", strings.Replace(f.cookie(f.user), "s%3A", "s%3AX", 1), "/socket.io/?EIO=4&transport=polling&sid=a&sid=b", 403, ""},
+		{"sid, logged in", f.cookie(f.user), "/socket.io/?EIO=4&transport=polling&sid=abc", 200, "7"},
 	}
 	for _, c := range cases {
 		seen = ""

@@ -35,8 +35,18 @@
 // memcached client does (its ketama-compatible hashring), so Go looks on the
 // server Node wrote to.
 //
+// A store URL is at most [MaxURLLength] bytes (16 KiB, surrounding spaces
+// not counted); a longer one is refused without being looked at, so that
+// parsing it and removing its credentials from messages stay cheap.
+//
 // Errors from Parse wrap ErrBadURL; errors from Open connecting or checking
-// the store wrap ErrUnavailable. No error contains the URL's password.
+// the store wrap ErrUnavailable. No error, no [Spec.String] and no way of
+// printing a Spec shows any part of the URL's userinfo (user or password), or
+// the value of a password option (password=, sslpassword=,
+// tlsCertificateKeyFilePassword=, authMechanismProperties=, ...): a URL whose
+// userinfo is not well-formed is refused with a message that quotes none of
+// it, driver messages are taken from the same URL with the credentials
+// replaced, and the errors of Open have every form of them removed.
 package storeurl
 
 import (
@@ -46,6 +56,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -87,6 +98,12 @@ const (
 	File      Kind = "file"
 )
 
+// MaxURLLength is the length in bytes of the longest URL Parse accepts.
+// A store URL is configuration: this leaves room for long host lists and
+// long credentials (an AWS session token in authMechanismProperties, a
+// certificate key password) while keeping Parse and Open cheap.
+const MaxURLLength = 16 << 10
+
 // Default ports and the MongoDB database used when the URL names none.
 const (
 	DefaultRedisPort     = "6379"
@@ -117,16 +134,28 @@ type Spec struct {
 	Memcached memcachedstore.Options
 	File      filestore.Options
 
-	redacted     string
+	redacted string
+	// conn holds what Open needs, credentials included. It is a pointer so
+	// that printing a Spec with any verb (%v, %+v, %#v, %d, ...) shows an
+	// address, never a password.
+	conn *driverConfig
+}
+
+type driverConfig struct {
 	redisOpts    *redis.Options
 	clusterOpts  *redis.ClusterOptions
 	pgConfig     *pgxpool.Config
 	mongoURI     string
 	memcacheTime time.Duration
+	secrets      secretForms
 }
 
-// String returns the URL with its password replaced by "xxxxx".
-func (s *Spec) String() string { return s.redacted }
+// String returns the URL with its userinfo (user and password) replaced by
+// "xxxxx" and the values of password options replaced the same way.
+func (s Spec) String() string { return s.redacted }
+
+// GoString is String, so that %#v does not show the fields either.
+func (s Spec) GoString() string { return s.redacted }
 
 // Open parses rawURL and opens its store; see [Spec.Open].
 func Open(ctx context.Context, rawURL string) (sessionbridge.Store, io.Closer, error) {
@@ -141,6 +170,8 @@ func badf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrBadURL}, args...)...)
 }
 
+const wantSchemes = "want one of redis://, rediss://, postgres://, mongodb://, memcached://, file:"
+
 // Parse checks a store URL and resolves its options. It does no I/O (except
 // the DNS lookups of a mongodb+srv:// URL).
 func Parse(rawURL string) (*Spec, error) {
@@ -148,12 +179,18 @@ func Parse(rawURL string) (*Spec, error) {
 	if rawURL == "" {
 		return nil, badf("empty URL")
 	}
-	scheme, rest, ok := strings.Cut(rawURL, ":")
-	if !ok || scheme == "" || strings.ContainsAny(scheme, "/?#@") {
-		return nil, badf("no scheme; want one of redis://, rediss://, postgres://, mongodb://, memcached://, file:")
+	if len(rawURL) > MaxURLLength {
+		return nil, badf("the URL is longer than %d bytes (the URL is not shown)", MaxURLLength)
 	}
-	if rest != "" && rest[0] >= '0' && rest[0] <= '9' {
-		return nil, badf("no scheme before host:port; write redis://%s, memcached://%s, ...", rawURL, rawURL)
+	// Whatever stands before the first ':' may be a user name (a URL
+	// without its scheme), and whatever follows it a password: quote
+	// neither unless they are clearly a scheme and "//".
+	scheme, rest, ok := strings.Cut(rawURL, ":")
+	if ok && rest != "" && rest[0] >= '0' && rest[0] <= '9' {
+		return nil, badf("no scheme before host:port; write redis://host:port, memcached://host:port, ...")
+	}
+	if !ok || !validScheme(scheme) {
+		return nil, badf("no scheme; %s", wantSchemes)
 	}
 	switch strings.ToLower(scheme) {
 	case "redis", "rediss":
@@ -167,7 +204,28 @@ func Parse(rawURL string) (*Spec, error) {
 	case "file":
 		return parseFile(rawURL)
 	}
-	return nil, badf("unknown scheme %q; want one of redis://, rediss://, postgres://, mongodb://, memcached://, file:", scheme)
+	if strings.HasPrefix(rest, "//") {
+		return nil, badf("unknown scheme %q; %s", scheme, wantSchemes)
+	}
+	return nil, badf("unknown scheme; %s", wantSchemes)
+}
+
+// validScheme reports whether s has the syntax of a URL scheme:
+// ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
+func validScheme(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z':
+		case i > 0 && ('0' <= c && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // parts is a URL split by hand: many store URLs list several hosts, which
@@ -176,9 +234,28 @@ type parts struct {
 	scheme   string
 	userinfo string // without '@'; hasUser tells whether there was one
 	hasUser  bool
-	hosts    []string
-	path     string // from the first '/', not decoded
-	query    string // without '?'
+	user     string // the userinfo before the first ':', not decoded
+	pass     string // after it; hasPass tells whether there was a ':'
+	hasPass  bool
+	// driverUserinfo is the userinfo the drivers get: user and password
+	// decoded and re-encoded so that they hold no delimiter at all, not
+	// even the '@' and ':' that net/url tolerates but pgx's host-list
+	// parser and the MongoDB driver split on.
+	driverUserinfo string
+	hosts          []string
+	path           string // from the first '/', not decoded
+	query          string // without '?'
+	hasQuery       bool
+	redacted       string // the URL as String shows it
+	secrets        secretForms
+}
+
+// errAtAfterHost is the error for an '@' after the end of the host list.
+// Such a URL is not well-formed, and parsing it as it stands would take part
+// of the password for a host name, a path or a query; the message quotes
+// nothing of it.
+func errAtAfterHost() error {
+	return badf(`"@" after the host list: percent-encode "/", "?", "#", "@" and "%%" in a user name or password (%%2F, %%3F, %%23, %%40, %%25), and "@" in the path or query (%%40); the URL is not shown`)
 }
 
 func split(rawURL string) (parts, error) {
@@ -189,17 +266,50 @@ func split(rawURL string) (parts, error) {
 	if !ok {
 		return p, badf("%s URLs start with %s://", p.scheme, p.scheme)
 	}
-	if i := strings.IndexByte(rest, '#'); i >= 0 {
-		return p, badf("a fragment (#...) is not allowed")
+	// The authority (userinfo and hosts) ends at the first '/', '?' or '#'.
+	// An '@' after that point means the userinfo holds one of them
+	// unescaped (or the path or query holds an '@'): refuse it before
+	// anything else looks at, or quotes, the pieces.
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
 	}
-	rest, p.query, _ = strings.Cut(rest, "?")
-	authority := rest
-	if i := strings.IndexByte(rest, '/'); i >= 0 {
-		authority, p.path = rest[:i], rest[i:]
+	if strings.LastIndexByte(rest, '@') >= end {
+		return p, errAtAfterHost()
 	}
+	authority, after := rest[:end], rest[end:]
 	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
 		p.userinfo, p.hasUser, authority = authority[:i], true, authority[i+1:]
+		p.user, p.pass, p.hasPass = strings.Cut(p.userinfo, ":")
+		if err := checkUserinfo(p.userinfo); err != nil {
+			return p, err
+		}
+		p.driverUserinfo = canonicalUserinfo(p)
 	}
+	if strings.IndexByte(after, '#') >= 0 {
+		return p, badf("a fragment (#...) is not allowed; write # as %%23")
+	}
+	after, p.query, p.hasQuery = strings.Cut(after, "?")
+	p.path = after
+	redactedQuery, err := p.secrets.addQuery(p.query)
+	if err != nil {
+		return p, err
+	}
+	if p.hasUser {
+		p.secrets.addUserinfo(p)
+	}
+	var b strings.Builder
+	b.WriteString(rawURL[:len(scheme)+3])
+	if p.hasUser {
+		b.WriteString("xxxxx@")
+	}
+	b.WriteString(authority)
+	b.WriteString(p.path)
+	if p.hasQuery {
+		b.WriteByte('?')
+		b.WriteString(redactedQuery)
+	}
+	p.redacted = b.String()
 	if authority == "" {
 		if p.scheme != "postgres" && p.scheme != "postgresql" {
 			return p, badf("no host")
@@ -210,40 +320,300 @@ func split(rawURL string) (parts, error) {
 	return p, nil
 }
 
-// hostPort validates host[:port] and adds the default port.
-func hostPort(h, defPort string) (string, error) {
+// checkUserinfo accepts what RFC 3986 allows in a userinfo (unreserved and
+// sub-delims characters, ':', %XX escapes), plus '@' as net/url does. Its
+// messages say what is wrong, never where.
+func checkUserinfo(u string) error {
+	for i := 0; i < len(u); i++ {
+		c := u[i]
+		switch {
+		case c == '%':
+			if i+2 >= len(u) || !ishex(u[i+1]) || !ishex(u[i+2]) {
+				return badf(`the user name or password has a "%%" that does not start a %%XX escape; write "%%" as %%25 (the value is not shown)`)
+			}
+			i += 2
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=:@", c) >= 0:
+		default:
+			return badf("the user name or password holds a character that must be percent-encoded (a space, a quote, a control or non-ASCII character, ...); the value is not shown")
+		}
+	}
+	return nil
+}
+
+// canonicalUserinfo decodes the user name and password of a checked
+// userinfo and encodes every byte but the unreserved ones.
+func canonicalUserinfo(p parts) string {
+	user, _ := url.PathUnescape(p.user)
+	out := escapeAll(user)
+	if p.hasPass {
+		pass, _ := url.PathUnescape(p.pass)
+		out += ":" + escapeAll(pass)
+	}
+	return out
+}
+
+func escapeAll(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+		} else {
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}
+
+func ishex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// maskedUserinfo is the userinfo with its user name and password (when not
+// empty) replaced by placeholders, for a driver whose errors may quote them.
+func (p parts) maskedUserinfo() string {
+	var b strings.Builder
+	if p.user != "" {
+		b.WriteString("xxxxx")
+	}
+	if p.hasPass {
+		b.WriteByte(':')
+		if p.pass != "" {
+			b.WriteString("xxxxx")
+		}
+	}
+	return b.String()
+}
+
+// secretForms are the strings an error must not contain: the userinfo, the
+// user name and password as written, decoded and re-encoded, and the values
+// of password options. Each form is kept once; the set makes that check
+// constant-time, however many password options a URL repeats.
+type secretForms struct {
+	list []string
+	seen map[string]struct{}
+}
+
+func (f *secretForms) add(vs ...string) {
+	for _, v := range vs {
+		if v == "" {
+			continue
+		}
+		countFormWork(1)
+		if _, ok := f.seen[v]; ok {
+			continue
+		}
+		if f.seen == nil {
+			f.seen = make(map[string]struct{})
+		}
+		f.seen[v] = struct{}{}
+		f.list = append(f.list, v)
+	}
+}
+
+// testHookFormWork, set only by tests, receives the number of look-ups
+// made to keep each secret form once, so tests can check that the work
+// grows linearly with the number of password options.
+var testHookFormWork func(n int)
+
+func countFormWork(n int) {
+	if h := testHookFormWork; h != nil {
+		h(n)
+	}
+}
+
+func (f *secretForms) addEncodings(raw string) {
+	f.add(raw)
+	if d, err := url.PathUnescape(raw); err == nil {
+		f.add(d, url.PathEscape(d), url.QueryEscape(d), escapeAll(d))
+		if u := url.User(d).String(); u != "" {
+			f.add(u)
+		}
+	}
+}
+
+func (f *secretForms) addUserinfo(p parts) {
+	f.add(p.userinfo, p.driverUserinfo)
+	f.addEncodings(p.user)
+	f.addEncodings(p.pass)
+	if d, err := url.PathUnescape(p.pass); err == nil {
+		// url.UserPassword escapes a password differently from a user name.
+		f.add(strings.TrimPrefix(url.UserPassword("", d).String(), ":"))
+	}
+}
+
+// passwordOptions are the query options, in lower case, whose values are
+// credentials: libpq's password and sslpassword, MongoDB's key-file
+// passwords and mechanism properties (AWS_SESSION_TOKEN, ...).
+var passwordOptions = []string{
+	"password",
+	"sslpassword",
+	"tlscertificatekeyfilepassword",
+	"sslclientcertificatekeypassword",
+	"authmechanismproperties",
+}
+
+func isPasswordOption(name string) bool {
+	return slices.Contains(passwordOptions, strings.ToLower(name))
+}
+
+// maskValue replaces a password option's value; mechanism properties keep
+// their names ("AWS_SESSION_TOKEN:xxxxx") so the driver still parses them.
+func maskValue(name, value string) string {
+	if !strings.EqualFold(name, "authMechanismProperties") {
+		return "xxxxx"
+	}
+	props := strings.Split(value, ",")
+	for i, kv := range props {
+		if k, _, ok := strings.Cut(kv, ":"); ok {
+			props[i] = k + ":xxxxx"
+		} else {
+			props[i] = "xxxxx"
+		}
+	}
+	return strings.Join(props, ",")
+}
+
+// addQuery records the values of the password options in a raw query and
+// returns the query with them masked. It also checks every %-escape, so
+// that url.ParseQuery never quotes a piece of a value.
+func (f *secretForms) addQuery(raw string) (string, error) {
+	if raw == "" {
+		return raw, nil
+	}
+	pairs := strings.Split(raw, "&")
+	for i, kv := range pairs {
+		k, v, hasValue := strings.Cut(kv, "=")
+		name, err := url.QueryUnescape(k)
+		if err != nil {
+			return "", badf("query: an option name has a %%-escape that is not %%XX; write %% as %%25")
+		}
+		if _, err := url.QueryUnescape(v); err != nil {
+			return "", badf("query: the value of %q has a %%-escape that is not %%XX; write %% as %%25", name)
+		}
+		if !hasValue || !isPasswordOption(name) {
+			continue
+		}
+		d, _ := url.QueryUnescape(v)
+		f.addEncodings(v)
+		f.add(d, url.QueryEscape(d))
+		if strings.EqualFold(name, "authMechanismProperties") {
+			for _, prop := range strings.Split(d, ",") {
+				if _, pv, ok := strings.Cut(prop, ":"); ok {
+					f.add(pv)
+				}
+			}
+		}
+		pairs[i] = k + "=" + url.QueryEscape(maskValue(name, d))
+	}
+	return strings.Join(pairs, "&"), nil
+}
+
+// scrub removes every secret form from a driver's message. Forms of four
+// bytes or more are removed wherever they occur; shorter ones only where
+// they stand alone (not inside a word), so that a one-letter user name does
+// not blank every letter of the message.
+func (f secretForms) scrub(msg string) string {
+	forms := slices.Clone(f.list)
+	slices.SortFunc(forms, func(a, b string) int { return len(b) - len(a) })
+	for _, s := range forms {
+		if len(s) >= 4 {
+			msg = strings.ReplaceAll(msg, s, "xxxxx")
+			continue
+		}
+		if !strings.Contains(msg, s) {
+			continue
+		}
+		var b strings.Builder
+		for {
+			i := strings.Index(msg, s)
+			if i < 0 {
+				break
+			}
+			j := i + len(s)
+			alone := (i == 0 || !isWordByte(msg[i-1])) && (j == len(msg) || !isWordByte(msg[j]))
+			b.WriteString(msg[:i])
+			if alone {
+				b.WriteString("xxxxx")
+			} else {
+				b.WriteString(s)
+			}
+			msg = msg[j:]
+		}
+		b.WriteString(msg)
+		msg = b.String()
+	}
+	return msg
+}
+
+func isWordByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c >= 0x80
+}
+
+// viaDriver parses real, the URL with the credentials, with a driver's
+// parser. When that fails, the error reported is the one the parser gives
+// for masked, the same URL with the credentials replaced, so that no driver
+// message can quote them; when masked parses, the driver refused the
+// credentials themselves, and a fixed message says so.
+func viaDriver[T any](driver, real, masked string, parse func(string) (T, error)) (T, error) {
+	v, err := parse(real)
+	if err == nil {
+		return v, nil
+	}
+	var zero T
+	if real == masked {
+		return zero, badf("%v", unwrapURLError(err))
+	}
+	if _, err := parse(masked); err != nil {
+		return zero, badf("%v", unwrapURLError(err))
+	}
+	return zero, badf(`%s refuses the user name, password or a password option (not shown); percent-encode ":", "/", "?", "#", "[", "]", "@" and "%%" in them`, driver)
+}
+
+// hostPort validates host[:port] and adds the default port. Its messages do
+// not quote the host: when the '@' of a URL is missing, what stands there is
+// the user name and password.
+func hostPort(h, defPort string, i, n int) (string, error) {
+	where := "host"
+	if n > 1 {
+		where = fmt.Sprintf("host %d of %d", i+1, n)
+	}
 	if h == "" {
-		return "", badf("empty host in the host list")
+		return "", badf("%s: empty host in the host list", where)
 	}
 	host, port := h, ""
 	if strings.HasPrefix(h, "[") {
 		end := strings.IndexByte(h, ']')
 		if end < 0 {
-			return "", badf("host %q: missing ']'", h)
+			return "", badf("%s: missing ']'", where)
 		}
 		host, port = h[1:end], h[end+1:]
 		if port != "" && !strings.HasPrefix(port, ":") {
-			return "", badf("host %q: want [ipv6]:port", h)
+			return "", badf("%s: want [ipv6]:port", where)
 		}
 		port = strings.TrimPrefix(port, ":")
 	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
 		host, port = h[:i], h[i+1:]
 		if strings.Contains(host, ":") {
-			return "", badf("host %q: write IPv6 addresses as [addr]:port", h)
+			return "", badf("%s: write IPv6 addresses as [addr]:port", where)
 		}
 	}
 	if host == "" {
-		return "", badf("host %q: empty host name", h)
+		return "", badf("%s: empty host name", where)
 	}
 	if strings.ContainsAny(host, " /\\%") {
-		return "", badf("host %q: invalid host name", h)
+		return "", badf("%s: invalid host name", where)
 	}
 	if port == "" {
 		port = defPort
 	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 {
-		return "", badf("host %q: port must be a number from 1 to 65535", h)
+	n2, err := strconv.Atoi(port)
+	if err != nil || n2 < 1 || n2 > 65535 {
+		return "", badf("%s: port must be a number from 1 to 65535", where)
 	}
 	return net.JoinHostPort(host, port), nil
 }
@@ -254,12 +624,28 @@ type query struct {
 	v url.Values
 }
 
+// parseQuery parses a query whose escapes split has checked.
 func parseQuery(raw string) (query, error) {
 	v, err := url.ParseQuery(raw)
 	if err != nil {
 		return query{}, badf("query: %v", unwrapURLError(err))
 	}
 	return query{v}, nil
+}
+
+// masked returns the query with the values of password options replaced.
+func (q query) masked() string {
+	m := make(url.Values, len(q.v))
+	for k, vs := range q.v {
+		if isPasswordOption(k) {
+			vs = slices.Clone(vs)
+			for i := range vs {
+				vs[i] = maskValue(k, vs[i])
+			}
+		}
+		m[k] = vs
+	}
+	return m.Encode()
 }
 
 // take removes name and returns its (last) value.
@@ -345,28 +731,13 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-// redact returns rawURL with the password of its userinfo replaced.
-func redact(p parts, rawURL string) string {
-	if !p.hasUser {
-		return rawURL
-	}
-	user, _, hasPass := strings.Cut(p.userinfo, ":")
-	if !hasPass {
-		return rawURL
-	}
-	i := strings.Index(rawURL, p.userinfo+"@")
-	if i < 0 {
-		return rawURL
-	}
-	return rawURL[:i] + user + ":xxxxx@" + rawURL[i+len(p.userinfo)+1:]
-}
-
-func join(p parts, hosts []string, path, query string) string {
+// join builds the URL a driver parses, with the given userinfo.
+func join(p parts, userinfo string, hosts []string, path, query string) string {
 	var b strings.Builder
 	b.WriteString(p.scheme)
 	b.WriteString("://")
 	if p.hasUser {
-		b.WriteString(p.userinfo)
+		b.WriteString(userinfo)
 		b.WriteByte('@')
 	}
 	b.WriteString(strings.Join(hosts, ","))
@@ -383,9 +754,9 @@ func parseRedis(rawURL string) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Spec{Kind: Redis, TLS: p.scheme == "rediss", redacted: redact(p, rawURL)}
-	for _, h := range p.hosts {
-		a, err := hostPort(h, DefaultRedisPort)
+	s := &Spec{Kind: Redis, TLS: p.scheme == "rediss", redacted: p.redacted, conn: &driverConfig{secrets: p.secrets}}
+	for i, h := range p.hosts {
+		a, err := hostPort(h, DefaultRedisPort, i, len(p.hosts))
 		if err != nil {
 			return nil, err
 		}
@@ -406,23 +777,26 @@ func parseRedis(rawURL string) (*Spec, error) {
 	path := strings.Trim(p.path, "/")
 	if path != "" {
 		if s.RedisDB, err = strconv.Atoi(path); err != nil || s.RedisDB < 0 {
-			return nil, badf("path %q: a Redis URL's path is the database number (/0 to /15)", p.path)
+			return nil, badf("path: a Redis URL's path is the database number (/0 to /15)")
 		}
 	}
+	masked := p.maskedUserinfo()
 	if len(s.Addrs) == 1 {
-		u := join(p, s.Addrs, p.path, q.encode())
-		o, err := redis.ParseURL(u)
+		o, err := viaDriver("go-redis",
+			join(p, p.driverUserinfo, s.Addrs, p.path, q.encode()),
+			join(p, masked, s.Addrs, p.path, q.masked()),
+			redis.ParseURL)
 		if err != nil {
-			return nil, badf("%v", unwrapURLError(err))
+			return nil, err
 		}
 		s.RedisDB = o.DB
 		o.ContextTimeoutEnabled = true // honour the caller's deadlines (see stores/redis)
-		s.redisOpts = o
+		s.conn.redisOpts = o
 		return s, nil
 	}
 	s.Cluster = true
 	if s.RedisDB != 0 {
-		return nil, badf("a Redis Cluster has only database 0 (path %q)", p.path)
+		return nil, badf("a Redis Cluster has only database 0 (path /%d)", s.RedisDB)
 	}
 	if _, ok := q.v["addr"]; ok {
 		return nil, badf("list the Cluster nodes as host1:port,host2:port, not with addr=")
@@ -430,12 +804,15 @@ func parseRedis(rawURL string) (*Spec, error) {
 	for _, a := range s.Addrs[1:] {
 		q.v.Add("addr", a)
 	}
-	o, err := redis.ParseClusterURL(join(p, s.Addrs[:1], "", q.encode()))
+	o, err := viaDriver("go-redis",
+		join(p, p.driverUserinfo, s.Addrs[:1], "", q.encode()),
+		join(p, masked, s.Addrs[:1], "", q.masked()),
+		redis.ParseClusterURL)
 	if err != nil {
-		return nil, badf("%v", unwrapURLError(err))
+		return nil, err
 	}
 	o.ContextTimeoutEnabled = true
-	s.clusterOpts = o
+	s.conn.clusterOpts = o
 	return s, nil
 }
 
@@ -444,7 +821,7 @@ func parsePostgres(rawURL string) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Spec{Kind: Postgres, redacted: redact(p, rawURL)}
+	s := &Spec{Kind: Postgres, redacted: p.redacted, conn: &driverConfig{secrets: p.secrets}}
 	q, err := parseQuery(p.query)
 	if err != nil {
 		return nil, err
@@ -461,12 +838,18 @@ func parsePostgres(rawURL string) (*Spec, error) {
 	if s.Postgres.TTL, err = q.ttl(false); err != nil {
 		return nil, err
 	}
-	cfg, err := pgxpool.ParseConfig(join(p, p.hosts, p.path, q.encode()))
+	// pgconn's ParseConfigError redacts passwords only as far as it can
+	// tell where they are (it quotes a password whose '?' made it fall back
+	// to the key=value syntax, and always the user): viaDriver never lets
+	// it see them.
+	cfg, err := viaDriver("pgx",
+		join(p, p.driverUserinfo, p.hosts, p.path, q.encode()),
+		join(p, p.maskedUserinfo(), p.hosts, p.path, q.masked()),
+		pgxpool.ParseConfig)
 	if err != nil {
-		// pgconn's ParseConfigError redacts the password.
-		return nil, badf("%v", err)
+		return nil, err
 	}
-	s.pgConfig = cfg
+	s.conn.pgConfig = cfg
 	return s, nil
 }
 
@@ -475,7 +858,7 @@ func parseMongo(rawURL string) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Spec{Kind: Mongo, redacted: redact(p, rawURL)}
+	s := &Spec{Kind: Mongo, redacted: p.redacted, conn: &driverConfig{secrets: p.secrets}}
 	q, err := parseQuery(p.query)
 	if err != nil {
 		return nil, err
@@ -506,10 +889,13 @@ func parseMongo(rawURL string) (*Spec, error) {
 	if s.Mongo.TTL, err = q.ttl(true); err != nil {
 		return nil, err
 	}
-	s.mongoURI = join(p, p.hosts, p.path, q.encode())
-	cs, err := connstring.ParseAndValidate(s.mongoURI)
+	s.conn.mongoURI = join(p, p.driverUserinfo, p.hosts, p.path, q.encode())
+	cs, err := viaDriver("the MongoDB driver",
+		s.conn.mongoURI,
+		join(p, p.maskedUserinfo(), p.hosts, p.path, q.masked()),
+		connstring.ParseAndValidate)
 	if err != nil {
-		return nil, badf("%v", scrub(err.Error(), p))
+		return nil, err
 	}
 	if len(cs.UnknownOptions) > 0 {
 		var names []string
@@ -525,32 +911,24 @@ func parseMongo(rawURL string) (*Spec, error) {
 	return s, nil
 }
 
-// scrub removes the userinfo from a driver's message.
-func scrub(msg string, p parts) string {
-	if p.hasUser && p.userinfo != "" {
-		msg = strings.ReplaceAll(msg, p.userinfo, "xxxxx")
-	}
-	return msg
-}
-
 func parseMemcached(rawURL string) (*Spec, error) {
 	p, err := split(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	s := &Spec{Kind: Memcached, redacted: rawURL}
+	s := &Spec{Kind: Memcached, redacted: p.redacted, conn: &driverConfig{}}
 	if p.hasUser {
 		return nil, badf("memcached URLs take no user or password")
 	}
-	if p.path != "" && p.path != "/" {
-		return nil, badf("memcached URLs have no path (got %q)", p.path)
-	}
-	for _, h := range p.hosts {
-		a, err := hostPort(h, DefaultMemcachedPort)
+	for i, h := range p.hosts {
+		a, err := hostPort(h, DefaultMemcachedPort, i, len(p.hosts))
 		if err != nil {
 			return nil, err
 		}
 		s.Addrs = append(s.Addrs, a)
+	}
+	if p.path != "" && p.path != "/" {
+		return nil, badf("memcached URLs have no path")
 	}
 	q, err := parseQuery(p.query)
 	if err != nil {
@@ -565,7 +943,7 @@ func parseMemcached(rawURL string) (*Spec, error) {
 		if err != nil || d <= 0 {
 			return nil, badf("timeout=%q: want a duration such as 500ms", v)
 		}
-		s.memcacheTime = d
+		s.conn.memcacheTime = d
 	}
 	if n := q.names(); len(n) > 0 {
 		return nil, badf("unknown option %s (memcached options: prefix, ttl, timeout)", strings.Join(n, ", "))
@@ -574,14 +952,19 @@ func parseMemcached(rawURL string) (*Spec, error) {
 }
 
 func parseFile(rawURL string) (*Spec, error) {
-	s := &Spec{Kind: File, redacted: rawURL}
+	s := &Spec{Kind: File, redacted: rawURL, conn: &driverConfig{}}
 	_, rest, _ := strings.Cut(rawURL, ":")
-	if strings.Contains(rest, "#") {
-		return nil, badf("a fragment (#...) is not allowed; write # in a directory name as %%23")
-	}
-	rest, rawQuery, _ := strings.Cut(rest, "?")
 	var dir string
 	if after, ok := strings.CutPrefix(rest, "//"); ok {
+		// A file URL has no userinfo, but one written there anyway must
+		// not be echoed: refuse any '@' after "//" without quoting.
+		if strings.IndexByte(after, '@') >= 0 {
+			return nil, badf(`file:// URLs take no user or password; write "@" in a directory name as %%40 (the URL is not shown)`)
+		}
+		if strings.Contains(rest, "#") {
+			return nil, badf("a fragment (#...) is not allowed; write # in a directory name as %%23")
+		}
+		after, _, _ = strings.Cut(after, "?")
 		host, path, _ := strings.Cut(after, "/")
 		if host != "" && host != "localhost" {
 			return nil, badf("file://%s names a host; write file:%s for a relative directory or file:///abs/dir for an absolute one", host, after)
@@ -591,8 +974,12 @@ func parseFile(rawURL string) (*Spec, error) {
 		}
 		dir = "/" + path
 	} else {
-		dir = rest
+		if strings.Contains(rest, "#") {
+			return nil, badf("a fragment (#...) is not allowed; write # in a directory name as %%23")
+		}
+		dir, _, _ = strings.Cut(rest, "?")
 	}
+	_, rawQuery, _ := strings.Cut(rest, "?")
 	dir, err := url.PathUnescape(dir)
 	if err != nil {
 		return nil, badf("directory: %v", err)
@@ -602,6 +989,10 @@ func parseFile(rawURL string) (*Spec, error) {
 	}
 	if strings.ContainsRune(dir, 0) {
 		return nil, badf("directory contains a NUL byte")
+	}
+	var secrets secretForms
+	if _, err := secrets.addQuery(rawQuery); err != nil {
+		return nil, err
 	}
 	q, err := parseQuery(rawQuery)
 	if err != nil {
@@ -621,8 +1012,12 @@ type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
 
+// unavailable reports a failure to open the store. The driver's error is
+// not wrapped: its text goes through scrub (pgx, for one, quotes the user
+// name, and the server's own messages may too), and Unwrap would hand out
+// the original.
 func unavailable(s *Spec, err error) error {
-	return fmt.Errorf("%w: %s %s: %v", ErrUnavailable, s.Kind, s.hostList(), err)
+	return fmt.Errorf("%w: %s %s: %s", ErrUnavailable, s.Kind, s.hostList(), s.conn.secrets.scrub(err.Error()))
 }
 
 func (s *Spec) hostList() string {
@@ -630,8 +1025,8 @@ func (s *Spec) hostList() string {
 	case Redis, Memcached:
 		return strings.Join(s.Addrs, ",")
 	case Postgres:
-		if s.pgConfig != nil {
-			return net.JoinHostPort(s.pgConfig.ConnConfig.Host, strconv.Itoa(int(s.pgConfig.ConnConfig.Port)))
+		if s.conn.pgConfig != nil {
+			return net.JoinHostPort(s.conn.pgConfig.ConnConfig.Host, strconv.Itoa(int(s.conn.pgConfig.ConnConfig.Port)))
 		}
 	case File:
 		return s.File.Dir
@@ -643,13 +1038,20 @@ func (s *Spec) hostList() string {
 // for the file store, that the directory exists, is created if missing, and
 // is a directory), and returns it with a Closer that releases the client.
 func (s *Spec) Open(ctx context.Context) (sessionbridge.Store, io.Closer, error) {
+	notParsed := fmt.Errorf("%w: the Spec was not made by Parse", ErrBadURL)
+	if s.conn == nil {
+		return nil, nil, notParsed
+	}
 	switch s.Kind {
 	case Redis:
+		if s.Cluster && s.conn.clusterOpts == nil || !s.Cluster && s.conn.redisOpts == nil {
+			return nil, nil, notParsed
+		}
 		var c redis.UniversalClient
 		if s.Cluster {
-			c = redis.NewClusterClient(s.clusterOpts)
+			c = redis.NewClusterClient(s.conn.clusterOpts)
 		} else {
-			c = redis.NewClient(s.redisOpts)
+			c = redis.NewClient(s.conn.redisOpts)
 		}
 		if err := c.Ping(ctx).Err(); err != nil {
 			c.Close()
@@ -657,7 +1059,10 @@ func (s *Spec) Open(ctx context.Context) (sessionbridge.Store, io.Closer, error)
 		}
 		return redisstore.New(c, s.Redis), c, nil
 	case Postgres:
-		pool, err := pgxpool.NewWithConfig(ctx, s.pgConfig)
+		if s.conn.pgConfig == nil {
+			return nil, nil, notParsed
+		}
+		pool, err := pgxpool.NewWithConfig(ctx, s.conn.pgConfig)
 		if err != nil {
 			return nil, nil, unavailable(s, err)
 		}
@@ -667,7 +1072,10 @@ func (s *Spec) Open(ctx context.Context) (sessionbridge.Store, io.Closer, error)
 		}
 		return pgstore.New(pool, s.Postgres), closerFunc(func() error { pool.Close(); return nil }), nil
 	case Mongo:
-		c, err := mongo.Connect(options.Client().ApplyURI(s.mongoURI))
+		if s.conn.mongoURI == "" {
+			return nil, nil, notParsed
+		}
+		c, err := mongo.Connect(options.Client().ApplyURI(s.conn.mongoURI))
 		if err != nil {
 			return nil, nil, unavailable(s, err)
 		}
@@ -683,8 +1091,8 @@ func (s *Spec) Open(ctx context.Context) (sessionbridge.Store, io.Closer, error)
 			return nil, nil, unavailable(s, err)
 		}
 		c := memcache.NewFromSelector(sel)
-		if s.memcacheTime > 0 {
-			c.Timeout = s.memcacheTime
+		if s.conn.memcacheTime > 0 {
+			c.Timeout = s.conn.memcacheTime
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err

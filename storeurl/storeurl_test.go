@@ -219,7 +219,7 @@ func TestNoPasswordInErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := s.String(); got != "redis://user:xxxxx@h:1/0?prefix=p" {
+	if got := s.String(); got != "redis://xxxxx@h:1/0?prefix=p" {
 		t.Errorf("String() = %q", got)
 	}
 }

@@ -170,7 +170,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"inspect", "--store", storeURL, "--secret", secret, "--cookie-name", "", "c"}, "--cookie-name must not be empty"},
 		{[]string{"inspect", "--store", storeURL, "--secret", secret, "--timeout", "0s", "c"}, "--timeout must be positive"},
 		{[]string{"inspect", "--store", storeURL, "--secret"}, "flag needs an argument"},
-		{[]string{"mint", "--store", storeURL, "--secret", secret, "extra"}, `unexpected argument "extra"`},
+		{[]string{"mint", "--store", storeURL, "--secret", secret, "extra"}, "mint takes no arguments, got 1"},
 		{[]string{"mint", "--store", storeURL, "--secret", secret, "--max-age", "-1"}, "--max-age must be"},
 		{[]string{"mint", "--store", storeURL, "--secret", secret, "--max-age", "1h"}, "invalid value"},
 		{[]string{"mint", "--store", storeURL, "--secret", secret, "--user", "alice"}, "--user must be a JSON value"},

@@ -130,6 +130,10 @@ the Node driver's client.db() uses). Other query parameters go to the driver
 authSource, replicaSet, tls, ...); a parameter nobody knows is an error.
 Several memcached servers are picked per key as the npm memcached client
 does: list them as the Node app lists its hosts.
+
+Percent-encode "/", "?", "#", "@", ":" and "%" in a user name or password
+(%2F, %3F, %23, %40, %3A, %25); a URL where they are not is refused, and no
+message ever shows the user name or password.
 `
 
 // cli is one run of the tool.
@@ -244,7 +248,7 @@ func (c *cli) parse(fs *flag.FlagSet, usage string, args []string) (pos []string
 			return nil, exitOK
 		}
 		if err != nil {
-			return nil, c.usageError(fs.Name(), usage, "%v", err)
+			return nil, c.usageError(fs.Name(), usage, "%s", flagError(err))
 		}
 		rest := fs.Args()
 		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
@@ -256,6 +260,33 @@ func (c *cli) parse(fs *flag.FlagSet, usage string, args []string) (pos []string
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// flagError is the flag package's message without the values it quotes: a
+// store URL or secret given to the wrong flag, or split by the shell at a
+// space, must not be echoed. The name of an undefined flag is kept only
+// when it looks like one.
+func flagError(err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		name = strings.TrimPrefix(name, "-")
+		if len(name) <= 20 && name != "" && strings.Trim(name, "abcdefghijklmnopqrstuvwxyz-") == "" {
+			return msg
+		}
+		return "a flag that is not defined (not shown)"
+	}
+	for _, prefix := range []string{"invalid value ", "invalid boolean value "} {
+		if strings.HasPrefix(msg, prefix) {
+			if i := strings.LastIndex(msg, " for flag -"); i >= 0 {
+				return "invalid value for flag -" + msg[i+len(" for flag -"):]
+			}
+			if i := strings.LastIndex(msg, " for -"); i >= 0 {
+				return "invalid value for flag -" + msg[i+len(" for -"):]
+			}
+			return "invalid flag value (not shown)"
+		}
+	}
+	return msg
 }
 
 // signer returns the signer of --secret, or $SESSIONBRIDGE_SECRET.

@@ -61,7 +61,9 @@ func runMint(ctx context.Context, c *cli, args []string) int {
 		return code
 	}
 	if len(pos) != 0 {
-		return c.usageError(name, mintUsage, "unexpected argument %q", pos[0])
+		// Not quoted: a store URL or secret with an unquoted space arrives
+		// split, its second half here.
+		return c.usageError(name, mintUsage, "mint takes no arguments, got %d (quote a value that has spaces)", len(pos))
 	}
 	if maxAge < 0 || maxAge > math.MaxInt64/int64(time.Millisecond) {
 		return c.usageError(name, mintUsage, "--max-age must be a number of milliseconds, 0 or more")

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -284,4 +285,101 @@ func (p Peer) TouchRace(t *testing.T) {
 		t.Fatalf("Node's view after the race: %+v", me)
 	}
 	t.Logf("touch race: %d Node writes while Go loaded and touched; Node's last write kept, both sides read it", writes)
+}
+
+// Record returns a valid express-session record of exactly n bytes (at
+// least 150): a cookie expiring at expires and an app data string padding
+// it to size, as JSON.stringify writes it.
+func Record(n int, expires time.Time) []byte {
+	head := `{"cookie":{"originalMaxAge":3600000,"expires":"` + expires.UTC().Format(sessionjson.ExpiresLayout) + `","httpOnly":true,"path":"/"},"pad":"`
+	tail := `"}`
+	pad := n - len(head) - len(tail)
+	if pad < 0 {
+		panic(fmt.Sprintf("storetest: a record cannot be as short as %d bytes", n))
+	}
+	return []byte(head + strings.Repeat("x", pad) + tail)
+}
+
+// SizeLimit stores records of exactly limit and limit+1 bytes with put
+// (raw, as Node would have written them) and checks that store's Get
+// returns the first and refuses the second with an error wrapping
+// sessionjson.ErrTooLarge, which is neither ErrNotFound nor a bare outage:
+// through a Bridge it is ErrStore and still ErrTooLarge, never ErrNoSession.
+func SizeLimit(t *testing.T, store sessionbridge.Store, limit int, put func(sid string, rec []byte)) {
+	t.Helper()
+	ctx := context.Background()
+	exp := time.Now().Add(time.Hour)
+	under, over := "under"+fmt.Sprint(limit), "over"+fmt.Sprint(limit)
+	put(under, Record(limit, exp))
+	put(over, Record(limit+1, exp))
+	got, err := store.Get(ctx, under)
+	if err != nil {
+		t.Fatalf("record of exactly the limit (%d bytes): %v", limit, err)
+	}
+	if b, _ := got.Encode(); len(b) != limit {
+		t.Fatalf("record of %d bytes read back as %d", limit, len(b))
+	}
+	_, err = store.Get(ctx, over)
+	if !errors.Is(err, sessionjson.ErrTooLarge) || errors.Is(err, sessionbridge.ErrNotFound) {
+		t.Fatalf("record of limit+1 (%d) bytes: %v, want ErrTooLarge", limit+1, err)
+	}
+	b, err := sessionbridge.New(sessionbridge.Config{Secrets: []string{"s"}, Store: store})
+	must(t, err)
+	_, err = b.LoadID(ctx, over)
+	if !errors.Is(err, sessionbridge.ErrStore) || !errors.Is(err, sessionjson.ErrTooLarge) || errors.Is(err, sessionbridge.ErrNoSession) {
+		t.Fatalf("too large through the Bridge: %v, want ErrStore wrapping ErrTooLarge", err)
+	}
+	if strings.Contains(err.Error(), over) {
+		t.Fatalf("error names the session id: %v", err)
+	}
+	t.Logf("limit %d: %d bytes read, %d bytes refused (%v)", limit, limit, limit+1, err)
+}
+
+// Allocated returns the bytes the process allocated while fn ran
+// (runtime.MemStats.TotalAlloc), which bounds what fn read into memory.
+func Allocated(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// LongLived runs, on a session Node created with a very long cookie
+// maxAge (1000 years, 10^15 ms): Go loads it, touches it and saves a change
+// through the Bridge, and after each step check (the store's expiry, given
+// the session) must pass, Go must still load it and Node must still be
+// logged in and see Go's change. It is the guard against lifetimes that
+// overflow into "delete this session".
+func (p Peer) LongLived(t *testing.T, cookie string, check func(t *testing.T, s *sessionbridge.Session)) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := p.goLoad(t, cookie)
+	if err != nil {
+		t.Fatalf("Go cannot load Node's long-lived session: %v", err)
+	}
+	check(t, s)
+	if err := p.Bridge.Touch(ctx, s); err != nil {
+		t.Fatalf("Go touch: %v", err)
+	}
+	check(t, s)
+	if me := p.App.Me(cookie); !me.LoggedIn {
+		t.Fatalf("Node lost the session after Go's touch\n%s", p.App.Stderr())
+	}
+	s, err = p.goLoad(t, cookie)
+	if err != nil {
+		t.Fatalf("Go lost the session after its own touch: %v", err)
+	}
+	must(t, s.Set("fromGo", "long"))
+	must(t, p.Bridge.Save(ctx, s))
+	check(t, s)
+	me := p.App.Me(cookie)
+	if !me.LoggedIn || !strings.Contains(string(me.Session), `"fromGo":"long"`) {
+		t.Fatalf("Node after Go's save: %+v\n%s", me, p.App.Stderr())
+	}
+	if _, err := p.goLoad(t, cookie); err != nil {
+		t.Fatalf("Go lost the session after its own save: %v", err)
+	}
+	t.Logf("originalMaxAge %d ms, expires %s: Go read, touched and saved it; Node still logged in", *s.Cookie.OriginalMaxAge, s.Cookie.Expires.Format(time.RFC3339))
 }

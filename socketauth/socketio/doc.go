@@ -20,6 +20,32 @@
 // of its passport user, and, with Options.Tracker, is disconnected when its
 // session ends.
 //
+// # In front of the engine
+//
+// The namespace middleware runs when a client CONNECTs to a namespace, once
+// its engine.io connection exists, and it authorizes every CONNECT whatever
+// the transport. To keep clients without a session from opening engine.io
+// connections at all, put socketauth's net/http middleware in front of the
+// engine's handler, in EngineMode:
+//
+//	mux.Handle("/socket.io/", auth.MiddlewareFor(socketio.EngineMode(io), io.ServeHandler(nil)))
+//
+// A request whose sid is absent or empty ("?sid=", "?sid") opens a
+// connection and is authorized; a request with a sid passes only on a
+// connection the engine has open, with the session that opened it, the sid
+// being read as the engine reads it (the last one). The plain
+// Authorizer.Middleware works as well, with a store read per request.
+//
+// # Connection state recovery
+//
+// With ServerOptions.SetConnectionStateRecovery, zishang520 lets a recovered
+// socket skip the namespace middlewares unless SetSkipMiddlewares(false) is
+// set; such a socket would come back without any session check. Middleware
+// refuses every connection on a server configured that way (connect_error
+// "session check unavailable", code CodeSessionError) and logs why. With
+// SetSkipMiddlewares(false) a recovered socket is authorized again, and
+// leaves the per-user rooms of any other user it was in.
+//
 // # Across servers
 //
 // Data is JSON-friendly because FetchSockets across servers returns, for a

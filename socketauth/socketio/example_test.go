@@ -130,3 +130,55 @@ func ExampleUserRoom() {
 	// true false true
 	// socketio: not a passport user
 }
+
+// Keep clients without a session from opening engine.io connections at
+// all: the net/http middleware in front of the server, in EngineMode,
+// authorizes each handshake (a request without a sid, or with an empty one)
+// and lets a request carrying a sid through only on a connection the engine
+// has open, with the session that opened it. The namespace middleware still
+// authorizes each CONNECT.
+func ExampleEngineMode() {
+	bridge, _ := sessionbridge.New(sessionbridge.Config{
+		Secrets: []string{"keyboard cat"},
+		Store:   sessionbridge.NewMemoryStore(),
+	})
+	auth, _ := socketauth.New(socketauth.Config{Bridge: bridge})
+
+	srv := socket.NewServer(nil, nil)
+	srv.Use(socketio.Middleware(auth, socketio.Options{}))
+	srv.On("connection", func(args ...any) {
+		s := args[0].(*socket.Socket)
+		d, _ := socketio.FromSocket(s)
+		_ = s.Emit("hello", "user "+string(d.User))
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", auth.MiddlewareFor(socketio.EngineMode(srv), srv.ServeHandler(nil)))
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	defer srv.Close(nil)
+
+	sess, _ := passportuser.Login(context.Background(), bridge, nil, 7, passportuser.Options{})
+	cookie := bridge.CookieName() + "=" + bridge.Signer().CookieValue(sess.ID)
+
+	// A logged-in client: the handshake and every later request carry the
+	// cookie.
+	msg, hangUp := connect(ts.URL, cookie)
+	fmt.Println(msg)
+	hangUp()
+
+	// No cookie: no engine.io connection, even with an empty or an unknown sid.
+	for _, q := range []string{"", "&sid=", "&sid=AAAAAAAAAAAAAAAAAAAA"} {
+		resp, err := http.Get(ts.URL + "/socket.io/?EIO=4&transport=polling" + q)
+		if err != nil {
+			fmt.Println(err)
+			continue
+		}
+		resp.Body.Close()
+		fmt.Printf("?%s: %d\n", strings.TrimPrefix(q, "&"), resp.StatusCode)
+	}
+	// Output:
+	// event [hello user 7]
+	// ?: 401
+	// ?sid=: 401
+	// ?sid=AAAAAAAAAAAAAAAAAAAA: 400
+}

@@ -104,6 +104,12 @@ func startServer(t *testing.T, mw socket.NamespaceMiddleware, adapter socket.Ada
 	if adapter != nil {
 		opts.SetAdapter(adapter)
 	}
+	return startServerOpts(t, mw, opts)
+}
+
+// startServerOpts is startServer with the given server options.
+func startServerOpts(t *testing.T, mw socket.NamespaceMiddleware, opts *socket.ServerOptions) *server {
+	t.Helper()
 	io := socket.NewServer(nil, opts)
 	srv := &server{io: io, conns: make(chan *socket.Socket, 64), gone: make(chan disconnect, 64)}
 	onConnection := func(args ...any) {

@@ -5,7 +5,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,9 +44,10 @@ type Options struct {
 	// session ends (see socketauth.Tracker; run Tracker.Run and/or
 	// Tracker.WatchRedis yourself). It must be built on the same
 	// Authorizer. A session that ends between the authorization and the
-	// connection (a few milliseconds) raises no notification for a tracked
-	// socket; Tracker.Run catches it at its next interval, so run Run too
-	// when you rely on WatchRedis.
+	// connection raises no notification for a tracked socket, so once a
+	// socket is tracked its session is checked again (Tracker.Check: one
+	// more store read per connection); a socket whose session ended in
+	// between is revoked at once.
 	Tracker *socketauth.Tracker
 	// RevokeEvent is emitted to a revoked socket, with the reason, before
 	// it is disconnected; default DefaultRevokeEvent.
@@ -192,8 +196,16 @@ func decodeRaw(b []byte) (*Data, bool) {
 // reason and is disconnected with Disconnect(false), so socket.io-client
 // does not reconnect on its own.
 //
-// Connection state recovery with SkipMiddlewares (ServerOptions) lets a
-// recovered socket skip this check; leave it off with this middleware.
+// Connection state recovery (ServerOptions.SetConnectionStateRecovery)
+// skips the namespace middlewares for a recovered socket unless
+// SetSkipMiddlewares(false) is set, and zishang520 defaults it to true: a
+// socket recovered after its session ended would reconnect unchecked, with
+// its old user. Middleware therefore refuses every connection (a critical
+// failure, code CodeSessionError, logged to the Authorizer's Logger) on a
+// server where recovered sockets skip it; with SetSkipMiddlewares(false) a
+// recovered socket is authorized again like any other, and leaves the
+// rooms of any other user it had before (the session may now hold another
+// user).
 //
 // a must not be nil (Middleware panics at setup otherwise).
 func Middleware(a *socketauth.Authorizer, opts Options) socket.NamespaceMiddleware {
@@ -219,11 +231,20 @@ func Middleware(a *socketauth.Authorizer, opts Options) socket.NamespaceMiddlewa
 		if !ok || d.conn == nil {
 			return
 		}
-		d.conn.start(s, d.auth, opts.Tracker, opts.RevokeEvent)
+		d.conn.start(s, d.auth, opts, a.Logger())
 	}
+	var warnSkip sync.Once
 	return func(s *socket.Socket, next func(*socket.ExtendedError)) {
 		ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
 		defer cancel()
+		if skipsMiddlewares(s) {
+			warnSkip.Do(func() {
+				a.Logger().LogAttrs(ctx, slog.LevelError, "socketio: every connection is refused: "+errSkipMiddlewares.Error())
+			})
+			next(rejection(&socketauth.Failure{Message: "session check unavailable", Critical: true,
+				Err: fmt.Errorf("%w: %w", socketauth.ErrCritical, errSkipMiddlewares)}))
+			return
+		}
 		var r *http.Request
 		if hc := s.Request(); hc != nil {
 			r = hc.Request()
@@ -252,12 +273,23 @@ func Middleware(a *socketauth.Authorizer, opts Options) socket.NamespaceMiddlewa
 			kept = &socketauth.Auth{StoredUser: bytes.Clone(res.StoredUser), User: res.User, LoggedIn: res.LoggedIn}
 		}
 		d := &Data{User: kept.StoredUser, LoggedIn: res.LoggedIn, auth: kept}
+		var room socket.Room
 		if res.LoggedIn {
-			room, err := UserRoom(res.StoredUser)
+			room, err = UserRoom(res.StoredUser)
 			if err != nil { // cannot happen for a stored passport user
 				next(rejection(&socketauth.Failure{Message: "invalid session", Critical: true, Err: err}))
 				return
 			}
+		}
+		// A recovered socket comes back with the rooms it had, and its
+		// session may now hold another user (or none): it leaves every
+		// other user's room.
+		for _, joined := range s.Rooms().Keys() {
+			if joined != room && strings.HasPrefix(string(joined), RoomPrefix) {
+				s.Leave(joined)
+			}
+		}
+		if room != "" {
 			// Joined before the socket connects, so the application's
 			// "connection" handlers already see it in its user's room; a
 			// socket that never connects leaves every room on cleanup.
@@ -279,6 +311,21 @@ func Middleware(a *socketauth.Authorizer, opts Options) socket.NamespaceMiddlewa
 		s.SetData(d)
 		next(nil)
 	}
+}
+
+// errSkipMiddlewares is the cause of the refusals on a server whose
+// recovered sockets skip the namespace middlewares.
+var errSkipMiddlewares = errors.New("connection state recovery is on with SkipMiddlewares, so a recovered socket would skip the session check; call SetSkipMiddlewares(false) on the ConnectionStateRecovery options")
+
+// skipsMiddlewares reports whether the server of s lets recovered sockets
+// skip the namespace middlewares.
+func skipsMiddlewares(s *socket.Socket) bool {
+	nsp := s.Nsp()
+	if nsp == nil || nsp.Server() == nil || nsp.Server().Opts() == nil {
+		return false
+	}
+	csr := nsp.Server().Opts().ConnectionStateRecovery()
+	return csr != nil && csr.SkipMiddlewares()
 }
 
 // rejection turns an Authorize error into the error sent to the client.
@@ -303,7 +350,7 @@ type conn struct {
 	untrack func()
 }
 
-func (c *conn) start(s *socket.Socket, auth *socketauth.Auth, t *socketauth.Tracker, event string) {
+func (c *conn) start(s *socket.Socket, auth *socketauth.Auth, opts Options, log *slog.Logger) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	// Connected is false once the socket has closed (it is cleared before
@@ -312,10 +359,20 @@ func (c *conn) start(s *socket.Socket, auth *socketauth.Auth, t *socketauth.Trac
 	if c.closed || c.untrack != nil || !s.Connected() {
 		return
 	}
+	t, event := opts.Tracker, opts.RevokeEvent
 	c.untrack = t.Track(&socketauth.Auth{Session: &sessionbridge.Session{ID: c.sid}, StoredUser: auth.StoredUser, LoggedIn: true}, func(reason string) {
 		_ = s.Emit(event, reason)
 		s.Disconnect(false)
 	})
+	// The session may have ended between the authorization and now, when
+	// no notification could reach this socket: check it once more.
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
+		defer cancel()
+		if _, err := t.Check(ctx, c.sid); err != nil {
+			log.LogAttrs(ctx, slog.LevelWarn, "socketio: re-validation of a new socket failed; Tracker.Run will retry", slog.Any("error", err))
+		}
+	}()
 }
 
 func (c *conn) stop() {

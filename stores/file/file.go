@@ -177,7 +177,7 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	sess, err := s.read(path)
+	sess, err := s.read(ctx, path)
 	if err != nil {
 		return nil, err
 	}
@@ -191,7 +191,7 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 	return sess, nil
 }
 
-func (s *Store) read(path string) (*sessionjson.Session, error) {
+func (s *Store) read(ctx context.Context, path string) (*sessionjson.Session, error) {
 	// Stat first: opening a FIFO would block.
 	fi, err := os.Stat(path)
 	if err == nil && !fi.Mode().IsRegular() {
@@ -214,13 +214,19 @@ func (s *Store) read(path string) (*sessionjson.Session, error) {
 		limit = sessionjson.DefaultMaxBytes
 	}
 	if limit > 0 {
-		r = io.LimitReader(f, int64(limit)+1) // one more, so Decode reports ErrTooLarge
+		// The size is known before reading: refuse a larger file unread.
+		if n := fi.Size(); n > int64(limit) {
+			return nil, fmt.Errorf("filestore: %w: %d bytes, limit %d", sessionjson.ErrTooLarge, n, limit)
+		}
+		// A file that grows after Stat is still read no further than one
+		// byte past the limit, so Decode reports ErrTooLarge.
+		r = io.LimitReader(f, int64(limit)+1)
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, osError("get", err)
 	}
-	sess, err := s.opts.Decoder.DecodeOwned(data) // read into a fresh buffer
+	sess, err := s.opts.Decoder.DecodeOwnedContext(ctx, data) // read into a fresh buffer
 	if err != nil {
 		return nil, fmt.Errorf("filestore: %w", err)
 	}

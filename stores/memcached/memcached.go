@@ -34,7 +34,15 @@
 //     cases, and also when the cookie has already expired but the TTL
 //     option would have stored it (which would revive it for Node).
 //   - Node's |0 wraps lifetimes beyond 2^31 s; Go does not (the absolute
-//     time is capped at the largest 32-bit exptime, in 2038).
+//     time is capped at the largest 32-bit exptime, in 2038). Go computes
+//     lifetimes in integer seconds, so a cookie of 1000 years or 10^15 ms
+//     is stored until 2038, never deleted as expired. (Node stores such a
+//     session with a wrapped exptime, in the past or negative, and loses it
+//     at once unless the TTL option is set.)
+//
+// memcached refuses items over its item size (-I, 1 MiB by default) when
+// they are stored, so a record can never be larger than that; the client
+// reads an item whole, and the Decoder's MaxBytes is applied after it.
 //
 // The gomemcache client has no context support. The store still honours
 // ctx deadlines: when ctx's deadline is sooner than the client's Timeout, the
@@ -64,6 +72,7 @@ import (
 
 	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
+	"github.com/sessionbridge/sessionbridge/stores/internal/jsdate"
 )
 
 // Constants of connect-memcached, the npm memcached client and memcached.
@@ -135,29 +144,37 @@ func (s *Store) Key(sid string) string {
 // option, else the time left until cookie.expires truncated toward zero to
 // whole seconds, else DefaultTTL for a browser-session cookie. It may be
 // zero or negative for a cookie that expires within a second or has expired.
+// A time.Duration ends after about 292 years, so longer lifetimes saturate
+// there; Set computes in integer seconds.
 func (s *Store) Lifetime(sess *sessionjson.Session) time.Duration {
-	if s.opts.TTL > 0 {
-		return s.opts.TTL
-	}
-	if sess.Cookie.Expires == nil {
-		return DefaultTTL
-	}
-	ms := sess.Cookie.Expires.UnixMilli() - s.opts.Now().UnixMilli()
-	return time.Duration(ms/1000) * time.Second // Go's / truncates like |0
+	return jsdate.Duration(s.lifetimeSeconds(sess))
 }
 
-// expiration is the exptime sent for a positive lifetime: relative seconds
-// up to 30 days, an absolute Unix time beyond.
-func (s *Store) expiration(life time.Duration) int32 {
-	secs := int64(life / time.Second)
-	if life <= MaxRelativeExpiration {
+// lifetimeSeconds is Lifetime in integer seconds: (maxAge / 1000) | 0
+// without the wrap to 32 bits, and with cookie.expires and now saturated at
+// the JavaScript Date range, so it never overflows.
+func (s *Store) lifetimeSeconds(sess *sessionjson.Session) int64 {
+	if s.opts.TTL > 0 {
+		return int64(s.opts.TTL / time.Second)
+	}
+	if sess.Cookie.Expires == nil {
+		return int64(DefaultTTL / time.Second)
+	}
+	return jsdate.TruncSeconds(jsdate.Until(*sess.Cookie.Expires, s.opts.Now()))
+}
+
+// expiration is the exptime sent for a positive lifetime in seconds:
+// relative seconds up to 30 days, an absolute Unix time beyond, capped at
+// the largest one memcached's 32-bit exptime holds (2038-01-19T03:14:07Z).
+func (s *Store) expiration(secs int64) int32 {
+	if secs <= int64(MaxRelativeExpiration/time.Second) {
 		return int32(secs)
 	}
-	abs := s.opts.Now().Unix() + secs
-	if abs > math.MaxInt32 {
-		abs = math.MaxInt32
+	abs := s.opts.Now().Unix()
+	if secs >= math.MaxInt32-abs {
+		return math.MaxInt32
 	}
-	return int32(abs)
+	return int32(abs + secs)
 }
 
 // Get implements sessionbridge.Store: get, check the flags, decode.
@@ -175,7 +192,7 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 	case it.Flags != FlagJSON:
 		return nil, fmt.Errorf("memcachedstore: %w (flags %d)", ErrWrongFlags, it.Flags)
 	}
-	sess, err := s.opts.Decoder.DecodeOwned(unescape(it.Value)) // the client allocates each value
+	sess, err := s.opts.Decoder.DecodeOwnedContext(ctx, unescape(it.Value)) // the client allocates each value
 	if err != nil {
 		return nil, fmt.Errorf("memcachedstore: %w", err)
 	}
@@ -189,7 +206,7 @@ func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	life := s.Lifetime(sess)
+	life := s.lifetimeSeconds(sess)
 	if life <= 0 || sess.Expired(s.opts.Now()) {
 		return s.Destroy(ctx, sid)
 	}

@@ -22,6 +22,21 @@
 // would give for it: Dates become toISOString() strings, ObjectIds hex
 // strings; integers are kept exact (Node's driver would round int64 values
 // above 2^53).
+//
+// The Decoder's MaxBytes applies to the stored session: the bytes of the
+// JSON string, or the BSON size of a subdocument (and then to the JSON made
+// of it). A server that evaluates aggregation expressions in find
+// projections (MongoDB 4.4 and later) measures it ($strLenBytes,
+// $bsonSize) and sends a session over the limit as null, so Go refuses it
+// with sessionjson.ErrTooLarge without receiving it. Other servers
+// (FerretDB 1.x answers NotImplemented) are detected on the first Get and
+// then read plainly: there the whole document arrives (at most the
+// server's document size limit, 16 MiB on MongoDB) and a session over the
+// limit is refused before it is copied or decoded.
+//
+// expires is a BSON Date of cookie.expires saturated at the JavaScript Date
+// range (year 275760), so a Go-made expiry beyond it stays a Date that Node
+// can read, and nothing overflows.
 package mongostore
 
 import (
@@ -33,6 +48,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -41,6 +57,7 @@ import (
 
 	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
+	"github.com/sessionbridge/sessionbridge/stores/internal/jsdate"
 )
 
 // Defaults, as connect-mongo sets them.
@@ -88,9 +105,19 @@ type Options struct {
 
 // Store is a connect-mongo compatible sessionbridge.Store.
 type Store struct {
-	coll *mongo.Collection
-	opts Options
+	coll  *mongo.Collection
+	opts  Options
+	limit int64 // the Decoder's MaxBytes; -1 for none
+
+	// sized finds with the projection that has the server measure the
+	// session and leave out one over the limit (nil without a limit).
+	sized *options.FindOneOptionsBuilder
+	// noSized is set once the server has shown it cannot run sized.
+	noSized atomic.Bool
 }
+
+// sizeField is the field the sized projection puts the session's size in.
+const sizeField = "__sessionbridgeSize"
 
 var _ sessionbridge.Store = (*Store)(nil)
 
@@ -105,7 +132,33 @@ func New(db *mongo.Database, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Store{coll: db.Collection(opts.Collection), opts: opts}
+	s := &Store{coll: db.Collection(opts.Collection), opts: opts, limit: -1}
+	switch n := opts.Decoder.MaxBytes; {
+	case n == 0:
+		s.limit = sessionjson.DefaultMaxBytes
+	case n > 0:
+		s.limit = int64(n)
+	}
+	if s.limit >= 0 {
+		typ := bson.D{{Key: "$type", Value: "$session"}}
+		size := bson.D{{Key: "$switch", Value: bson.D{
+			{Key: "branches", Value: bson.A{
+				bson.D{{Key: "case", Value: bson.D{{Key: "$eq", Value: bson.A{typ, "string"}}}}, {Key: "then", Value: bson.D{{Key: "$strLenBytes", Value: "$session"}}}},
+				bson.D{{Key: "case", Value: bson.D{{Key: "$eq", Value: bson.A{typ, "object"}}}}, {Key: "then", Value: bson.D{{Key: "$bsonSize", Value: "$session"}}}},
+			}},
+			{Key: "default", Value: 0},
+		}}}
+		proj, err := bson.Marshal(bson.D{
+			{Key: "expires", Value: 1},
+			{Key: "lastModified", Value: 1},
+			{Key: sizeField, Value: size},
+			{Key: "session", Value: bson.D{{Key: "$cond", Value: bson.A{bson.D{{Key: "$lte", Value: bson.A{size, s.limit}}}, "$session", nil}}}},
+		})
+		if err == nil { // a constant document: it always marshals
+			s.sized = options.FindOne().SetProjection(bson.Raw(proj))
+		}
+	}
+	return s
 }
 
 // Collection returns the underlying collection.
@@ -119,20 +172,24 @@ func (s *Store) id(sid string) string {
 }
 
 // Expires returns the expires Date connect-mongo stores: cookie.expires, or
-// now + TTL.
+// now + TTL, saturated at the JavaScript Date range.
 func (s *Store) Expires(sess *sessionjson.Session) time.Time {
 	if e := sess.Cookie.Expires; e != nil {
-		return *e
+		return jsdate.Time(jsdate.Millis(*e))
 	}
 	return s.opts.Now().Add(s.opts.TTL)
 }
+
+// date is t as a BSON Date, saturated at the JavaScript Date range
+// (bson.NewDateTimeFromTime wraps beyond about 292 million years).
+func date(t time.Time) bson.DateTime { return bson.DateTime(jsdate.Millis(t)) }
 
 // Get implements sessionbridge.Store.
 func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, error) {
 	// connect-mongo's filter is {_id, $or: [{expires: {$exists: false}},
 	// {expires: {$gt: now}}]}; the same test is applied here after a plain
 	// _id lookup, which every server answers from the primary key index.
-	doc, err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: s.id(sid)}}).Raw()
+	doc, err := s.find(ctx, sid)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, sessionbridge.ErrNotFound
 	}
@@ -145,11 +202,18 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 			return nil, sessionbridge.ErrNotFound // $gt: now matches only a later Date
 		}
 	}
-	raw, err := sessionJSON(doc.Lookup("session"))
+	if n, ok := doc.Lookup(sizeField).AsInt64OK(); ok && n > s.limit {
+		return nil, s.tooLarge(n)
+	}
+	v := doc.Lookup("session")
+	if n := storedSize(v); s.limit >= 0 && n > s.limit {
+		return nil, s.tooLarge(n)
+	}
+	raw, err := sessionJSON(v)
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: %w", err)
 	}
-	sess, err := s.opts.Decoder.DecodeOwned(raw) // sessionJSON built raw
+	sess, err := s.opts.Decoder.DecodeOwnedContext(ctx, raw) // sessionJSON built raw
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: %w", err)
 	}
@@ -167,6 +231,58 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 		}
 	}
 	return sess, nil
+}
+
+// find reads sid's document, with the sized projection unless the server
+// has shown it cannot run it.
+func (s *Store) find(ctx context.Context, sid string) (bson.Raw, error) {
+	filter := bson.D{{Key: "_id", Value: s.id(sid)}}
+	if s.sized == nil || s.noSized.Load() {
+		return s.coll.FindOne(ctx, filter).Raw()
+	}
+	doc, err := s.coll.FindOne(ctx, filter, s.sized).Raw()
+	var ce mongo.CommandError
+	if !errors.As(err, &ce) {
+		return doc, err
+	}
+	// The server refused the query itself: read plainly. If that works and
+	// the refusal was of the projection (FerretDB: NotImplemented; MongoDB
+	// before 4.4: BadValue; an unknown operator), the server cannot
+	// evaluate it: read plainly from now on.
+	doc, err = s.coll.FindOne(ctx, filter).Raw()
+	if (err == nil || errors.Is(err, mongo.ErrNoDocuments)) && projectionRefused(ce) {
+		s.noSized.Store(true)
+	}
+	return doc, err
+}
+
+// projectionRefused reports whether the server's error says it cannot run
+// the sized projection: NotImplemented (238, FerretDB), BadValue (2,
+// "Unsupported projection option" before MongoDB 4.4), FailedToParse (9),
+// InvalidPipelineOperator (168, an unknown operator).
+func projectionRefused(ce mongo.CommandError) bool {
+	for _, code := range []int{238, 2, 9, 168} {
+		if ce.HasErrorCode(code) {
+			return true
+		}
+	}
+	return false
+}
+
+// storedSize is the size the limit applies to: the bytes of a string, the
+// BSON size of a subdocument, 0 for anything else.
+func storedSize(v bson.RawValue) int64 {
+	switch v.Type {
+	case bson.TypeString:
+		return int64(len(v.Value)) - 5 // int32 length, the bytes, NUL
+	case bson.TypeEmbeddedDocument:
+		return int64(len(v.Value))
+	}
+	return 0
+}
+
+func (s *Store) tooLarge(n int64) error {
+	return fmt.Errorf("mongostore: %w: %d bytes, limit %d", sessionjson.ErrTooLarge, n, s.limit)
 }
 
 // sessionJSON returns the session field as JSON text.
@@ -302,7 +418,7 @@ func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) 
 	set := bson.D{
 		{Key: "_id", Value: s.id(sid)},
 		{Key: "session", Value: value},
-		{Key: "expires", Value: bson.NewDateTimeFromTime(s.Expires(sess))},
+		{Key: "expires", Value: date(s.Expires(sess))},
 	}
 	if s.opts.TouchAfter > 0 {
 		set = append(set, bson.E{Key: "lastModified", Value: bson.NewDateTimeFromTime(now)})
@@ -343,7 +459,7 @@ func (s *Store) Touch(ctx context.Context, sid string, sess *sessionjson.Session
 		}
 		fields = append(fields, bson.E{Key: "lastModified", Value: bson.NewDateTimeFromTime(now)})
 	}
-	fields = append(fields, bson.E{Key: "expires", Value: bson.NewDateTimeFromTime(s.Expires(sess))})
+	fields = append(fields, bson.E{Key: "expires", Value: date(s.Expires(sess))})
 	update := bson.D{{Key: "$set", Value: fields}}
 	if s.opts.Timestamps {
 		update = append(update, bson.E{Key: "$currentDate", Value: bson.D{{Key: "updatedAt", Value: true}}})
@@ -434,7 +550,7 @@ func cookieDoc(c *sessionjson.Cookie) bson.D {
 	}
 	var exp any
 	if c.Expires != nil {
-		exp = bson.NewDateTimeFromTime(*c.Expires)
+		exp = date(*c.Expires)
 	}
 	var sameSite any
 	if c.SameSite != nil {
@@ -482,6 +598,23 @@ func jsonToBSON(raw []byte) (any, error) {
 	return readValue(dec)
 }
 
+// smallObject is the number of keys up to which readValue compares an
+// object's keys pairwise; larger objects use a map of positions (Go
+// randomizes map hashing per map, so no input can force collisions).
+const smallObject = 16
+
+// testHookKeyWork, set only by tests, receives the number of key comparisons
+// and map operations readValue made for each object, so tests can check that
+// the work grows linearly with the number of keys.
+var testHookKeyWork func(n int)
+
+func countKeyWork(n int) {
+	if h := testHookKeyWork; h != nil {
+		h(n)
+	}
+}
+
+// readValue reads one JSON value from dec as the Node driver stores it.
 func readValue(dec *json.Decoder) (any, error) {
 	tok, err := dec.Token()
 	if err != nil {
@@ -501,7 +634,14 @@ func readValue(dec *json.Decoder) (any, error) {
 			_, err := dec.Token()
 			return arr, err
 		}
+		// A repeated key keeps its first position and takes the last value,
+		// as JSON.parse does. Keys are compared pairwise while the object
+		// has at most smallObject of them, then looked up in a map of
+		// positions, so the cost stays linear in the number of keys.
 		doc := bson.D{}
+		var pos map[string]int
+		work := 0 // for testHookKeyWork
+	members:
 		for dec.More() {
 			kt, err := dec.Token()
 			if err != nil {
@@ -512,16 +652,32 @@ func readValue(dec *json.Decoder) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			replaced := false
-			for i := range doc {
-				if doc[i].Key == key { // JSON.parse: last value, first position
-					doc[i].Value, replaced = v, true
+			if pos == nil {
+				work += len(doc)
+				for i := range doc {
+					if doc[i].Key == key {
+						doc[i].Value = v
+						continue members
+					}
 				}
+			} else {
+				work++
+				if i, ok := pos[key]; ok {
+					doc[i].Value = v
+					continue members
+				}
+				pos[key] = len(doc)
 			}
-			if !replaced {
-				doc = append(doc, bson.E{Key: key, Value: v})
+			doc = append(doc, bson.E{Key: key, Value: v})
+			if pos == nil && len(doc) > smallObject {
+				pos = make(map[string]int, 2*len(doc))
+				for i, e := range doc {
+					pos[e.Key] = i
+				}
+				work += len(doc)
 			}
 		}
+		countKeyWork(work)
 		_, err := dec.Token()
 		return doc, err
 	case json.Number:

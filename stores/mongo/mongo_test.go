@@ -23,7 +23,7 @@ import (
 
 const dbName = "sessionbridge_test"
 
-func database(t *testing.T) (*mongo.Database, string, bool) {
+func database(t testing.TB) (*mongo.Database, string, bool) {
 	t.Helper()
 	url, ferret := services.MongoURL(t)
 	c, err := mongo.Connect(options.Client().ApplyURI(url).SetTimeout(10 * time.Second))
@@ -38,7 +38,7 @@ func database(t *testing.T) (*mongo.Database, string, bool) {
 }
 
 // collection returns a fresh collection name, dropped after the test.
-func collection(t *testing.T, db *mongo.Database) string {
+func collection(t testing.TB, db *mongo.Database) string {
 	name := fmt.Sprintf("s_%d", rand.Uint64()%1e12)
 	t.Cleanup(func() { _ = db.Collection(name).Drop(context.Background()) })
 	return name

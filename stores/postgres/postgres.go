@@ -20,14 +20,29 @@
 // stores it in the database session's TimeZone. Node and Go agree as long
 // as their connections use the same TimeZone (by default both use the
 // server's). If they cannot, set Options.TimeZone to the Node app's zone and
-// Go converts explicitly, whatever its own connections use.
+// Go converts explicitly, whatever its own connections use; the zone is sent
+// as a query parameter, never spliced into the SQL.
+//
+// expire saturates: a cookie.expires beyond the JavaScript Date range (year
+// 275760, which Node cannot write) is stored as that limit, and one before
+// 1970 as 1970 (expired either way), so every expire fits PostgreSQL's
+// timestamp range and no lifetime overflows.
+//
+// Get adds one condition to that SQL, AND octet_length(sess::text) <= the
+// Decoder's MaxBytes, so PostgreSQL never sends a larger record; only when
+// no row comes back does a second query tell such a record (refused with
+// sessionjson.ErrTooLarge) from a missing or expired one.
+//
+// PostgreSQL silently truncates identifiers to 63 bytes (NAMEDATALEN-1), so
+// two long table names could share one table: a table or schema name over
+// 63 bytes is refused with [ErrNameTooLong] by every method.
 package pgstore
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +52,7 @@ import (
 
 	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
+	"github.com/sessionbridge/sessionbridge/stores/internal/jsdate"
 )
 
 // Defaults, as connect-pg-simple sets them.
@@ -45,9 +61,18 @@ const (
 	DefaultTTL       = 86400 * time.Second
 )
 
-// ErrNoTable means the session table does not exist. Create it with
-// Store.CreateTable or Options.CreateTableIfMissing.
-var ErrNoTable = errors.New("pgstore: the session table does not exist")
+// maxNameBytes is the longest identifier PostgreSQL keeps whole
+// (NAMEDATALEN-1); it truncates longer ones.
+const maxNameBytes = 63
+
+var (
+	// ErrNoTable means the session table does not exist. Create it with
+	// Store.CreateTable or Options.CreateTableIfMissing.
+	ErrNoTable = errors.New("pgstore: the session table does not exist")
+	// ErrNameTooLong means the table or schema name is longer than
+	// 63 bytes (of UTF-8), which PostgreSQL would truncate.
+	ErrNameTooLong = errors.New("pgstore: table or schema name longer than 63 bytes")
+)
 
 // DB is what the store needs from PostgreSQL; *pgxpool.Pool satisfies it
 // (as do *pgx.Conn and pgx.Tx).
@@ -87,6 +112,9 @@ type Store struct {
 
 	table                                          string // quoted, schema-qualified
 	getSQL, setSQL, touchSQL, destroySQL, pruneSQL string
+	limit                                          int32  // the Decoder's MaxBytes, in getSQL
+	missSQL                                        string // after getSQL found no row; "" without a limit
+	err                                            error  // a name PostgreSQL would truncate
 
 	mu      sync.Mutex
 	created atomic.Bool
@@ -106,22 +134,60 @@ func New(db DB, opts Options) *Store {
 		opts.Now = time.Now
 	}
 	s := &Store{db: db, opts: opts}
+	switch {
+	case len(opts.TableName) > maxNameBytes:
+		s.err = fmt.Errorf("%w: the table name has %d bytes", ErrNameTooLong, len(opts.TableName))
+	case len(opts.SchemaName) > maxNameBytes:
+		s.err = fmt.Errorf("%w: the schema name has %d bytes", ErrNameTooLong, len(opts.SchemaName))
+	}
 	if opts.SchemaName != "" {
 		s.table = pgx.Identifier{opts.SchemaName, opts.TableName}.Sanitize()
 	} else {
 		s.table = pgx.Identifier{opts.TableName}.Sanitize()
 	}
-	ts := func(n int) string { return fmt.Sprintf("to_timestamp($%d)", n) }
-	if opts.TimeZone != "" {
-		tz := "'" + strings.ReplaceAll(opts.TimeZone, "'", "''") + "'"
-		ts = func(n int) string { return fmt.Sprintf("(to_timestamp($%d) AT TIME ZONE %s)", n, tz) }
+	switch n := opts.Decoder.MaxBytes; {
+	case n == 0:
+		s.limit = sessionjson.DefaultMaxBytes
+	case n < 0 || n > math.MaxInt32:
+		s.limit = math.MaxInt32 // more than a json value can hold
+	default:
+		s.limit = int32(n)
 	}
-	s.getSQL = "SELECT sess FROM " + s.table + " WHERE sid = $1 AND expire >= " + ts(2)
-	s.setSQL = "INSERT INTO " + s.table + " (sess, expire, sid) SELECT $1, " + ts(2) + ", $3 ON CONFLICT (sid) DO UPDATE SET sess=$1, expire=" + ts(2) + " RETURNING sid"
-	s.touchSQL = "UPDATE " + s.table + " SET expire = " + ts(1) + " WHERE sid = $2 RETURNING sid"
+	// ts is to_timestamp($n), converted to the TimeZone option, passed as
+	// parameter $tz, when set.
+	ts := func(n, tz int) string {
+		if opts.TimeZone == "" {
+			return fmt.Sprintf("to_timestamp($%d)", n)
+		}
+		return fmt.Sprintf("(to_timestamp($%d) AT TIME ZONE $%d::text)", n, tz)
+	}
+	// A row whose record is over the limit is not selected, so not sent;
+	// missSQL, run only when no row came back, tells it from a missing or
+	// expired row. The test costs PostgreSQL less in the WHERE clause than
+	// in the select list (a CASE), and less than a pg_column_size shortcut,
+	// which would also let compressed records over the limit through. The
+	// limit is a constant of the statement: as a parameter it cost more
+	// than the test itself. No record reaches math.MaxInt32 bytes, so an
+	// unlimited Decoder needs no test.
+	s.getSQL = "SELECT sess FROM " + s.table + " WHERE sid = $1 AND expire >= " + ts(2, 3)
+	if s.limit != math.MaxInt32 {
+		s.getSQL += fmt.Sprintf(" AND octet_length(sess::text) <= %d", s.limit)
+		s.missSQL = fmt.Sprintf("SELECT octet_length(sess::text), CASE WHEN octet_length(sess::text) <= %d THEN sess END FROM %s WHERE sid = $1 AND expire >= %s", s.limit, s.table, ts(2, 3))
+	}
+	s.setSQL = "INSERT INTO " + s.table + " (sess, expire, sid) SELECT $1, " + ts(2, 4) + ", $3 ON CONFLICT (sid) DO UPDATE SET sess=$1, expire=" + ts(2, 4) + " RETURNING sid"
+	s.touchSQL = "UPDATE " + s.table + " SET expire = " + ts(1, 3) + " WHERE sid = $2 RETURNING sid"
 	s.destroySQL = "DELETE FROM " + s.table + " WHERE sid = $1"
-	s.pruneSQL = "DELETE FROM " + s.table + " WHERE expire < " + ts(1)
+	s.pruneSQL = "DELETE FROM " + s.table + " WHERE expire < " + ts(1, 2)
 	return s
+}
+
+// args appends the TimeZone parameter, when the option is set, to a query's
+// arguments.
+func (s *Store) args(a ...any) []any {
+	if s.opts.TimeZone != "" {
+		a = append(a, s.opts.TimeZone)
+	}
+	return a
 }
 
 // Table returns the quoted, schema-qualified table name.
@@ -129,7 +195,15 @@ func (s *Store) Table() string { return s.table }
 
 // CreateTable creates the table, its primary key and the expire index
 // (connect-pg-simple's table.sql) unless the table exists.
+//
+// The constraint and index are named as connect-pg-simple names them for
+// the default table ("session_pkey", "IDX_session_expire") and
+// <table>_pkey and IDX_<table>_expire for another table; when such a name
+// would exceed 63 bytes, PostgreSQL chooses a unique one instead.
 func (s *Store) CreateTable(ctx context.Context) error {
+	if s.err != nil {
+		return s.err
+	}
 	var exists *string
 	if err := s.db.QueryRow(ctx, "SELECT to_regclass($1::text)::text", s.table).Scan(&exists); err != nil {
 		return fmt.Errorf("pgstore: create table: %w", err)
@@ -137,10 +211,20 @@ func (s *Store) CreateTable(ctx context.Context) error {
 	if exists != nil {
 		return nil
 	}
-	pkey, index := `"session_pkey"`, `"IDX_session_expire"`
+	// name is the quoted identifier name, or "" (PostgreSQL picks a unique
+	// name) when name would be truncated.
+	name := func(name string) string {
+		if len(name) > maxNameBytes {
+			return ""
+		}
+		return pgx.Identifier{name}.Sanitize()
+	}
+	pkey, index := `CONSTRAINT "session_pkey"`, `"IDX_session_expire"`
 	if s.opts.TableName != DefaultTableName {
-		pkey = pgx.Identifier{s.opts.TableName + "_pkey"}.Sanitize()
-		index = pgx.Identifier{"IDX_" + s.opts.TableName + "_expire"}.Sanitize()
+		pkey, index = name(s.opts.TableName+"_pkey"), name("IDX_"+s.opts.TableName+"_expire")
+		if pkey != "" {
+			pkey = "CONSTRAINT " + pkey
+		}
 	}
 	ddl := `CREATE TABLE ` + s.table + ` (
   "sid" varchar NOT NULL COLLATE "default",
@@ -148,7 +232,7 @@ func (s *Store) CreateTable(ctx context.Context) error {
   "expire" timestamp(6) NOT NULL
 )
 WITH (OIDS=FALSE);
-ALTER TABLE ` + s.table + ` ADD CONSTRAINT ` + pkey + ` PRIMARY KEY ("sid") NOT DEFERRABLE INITIALLY IMMEDIATE;
+ALTER TABLE ` + s.table + ` ADD ` + pkey + ` PRIMARY KEY ("sid") NOT DEFERRABLE INITIALLY IMMEDIATE;
 CREATE INDEX ` + index + ` ON ` + s.table + ` ("expire");`
 	if _, err := s.db.Exec(ctx, ddl); err != nil {
 		return fmt.Errorf("pgstore: create table: %w", err)
@@ -157,6 +241,9 @@ CREATE INDEX ` + index + ` ON ` + s.table + ` ("expire");`
 }
 
 func (s *Store) ensure(ctx context.Context) error {
+	if s.err != nil {
+		return s.err
+	}
 	if !s.opts.CreateTableIfMissing {
 		return nil
 	}
@@ -185,40 +272,70 @@ func wrap(op string, err error) error {
 }
 
 // nowSec is connect-pg-simple's currentTimestamp(): ceil(Date.now()/1000).
-func (s *Store) nowSec() int64 { return ceilDiv(s.opts.Now().UnixMilli(), 1000) }
-
-func ceilDiv(ms, d int64) int64 {
-	q := ms / d
-	if ms%d > 0 {
-		q++
-	}
-	return q
-}
+func (s *Store) nowSec() int64 { return jsdate.CeilSeconds(jsdate.Millis(s.opts.Now())) }
 
 // ExpireAt returns the epoch seconds connect-pg-simple stores in expire:
 // ceil(cookie.expires), or ceil(now + TTL) for a browser-session cookie.
+// It saturates at the end of the JavaScript Date range (8.64e12 s, within
+// PostgreSQL's timestamp range) and at 0 (1970) below, so it never
+// overflows and PostgreSQL never finds it out of range.
 func (s *Store) ExpireAt(sess *sessionjson.Session) int64 {
+	var ms int64
 	if e := sess.Cookie.Expires; e != nil {
-		return ceilDiv(e.UnixMilli(), 1000)
+		ms = jsdate.Millis(*e)
+	} else {
+		ms = jsdate.Millis(s.opts.Now()) + s.opts.TTL.Milliseconds() // both far from overflow
 	}
-	return ceilDiv(s.opts.Now().UnixMilli()+s.opts.TTL.Milliseconds(), 1000)
+	return max(0, min(jsdate.CeilSeconds(ms), jsdate.MaxMillis/1000))
 }
 
 // Get implements sessionbridge.Store. Rows whose expire has passed are not
-// returned, as with connect-pg-simple.
+// returned, as with connect-pg-simple. A record longer than the Decoder's
+// MaxBytes is refused with an error wrapping sessionjson.ErrTooLarge
+// without PostgreSQL sending it.
 func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, error) {
 	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
+	now := s.nowSec()
 	var raw []byte
-	err := s.db.QueryRow(ctx, s.getSQL, sid, s.nowSec()).Scan(&raw)
+	err := s.db.QueryRow(ctx, s.getSQL, s.args(sid, now)...).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, sessionbridge.ErrNotFound
+		if s.missSQL == "" {
+			return nil, sessionbridge.ErrNotFound
+		}
+		return s.miss(ctx, sid, now)
 	}
 	if err != nil {
 		return nil, wrap("get", err)
 	}
-	sess, err := s.opts.Decoder.DecodeOwned(raw) // pgx copied the row into raw
+	return s.decode(ctx, raw)
+}
+
+// miss is Get after its query found no row at now: the row is missing or
+// expired, or its record is over the limit (or NULL, which
+// connect-pg-simple's NOT NULL column never holds). A row that changed in
+// between is read as it is now.
+func (s *Store) miss(ctx context.Context, sid string, now int64) (*sessionjson.Session, error) {
+	var n *int64
+	var raw []byte
+	err := s.db.QueryRow(ctx, s.missSQL, s.args(sid, now)...).Scan(&n, &raw)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return nil, sessionbridge.ErrNotFound
+	case err != nil:
+		return nil, wrap("get", err)
+	case n == nil:
+		return nil, fmt.Errorf("pgstore: %w: sess is NULL", sessionjson.ErrInvalidJSON)
+	case raw == nil:
+		return nil, fmt.Errorf("pgstore: %w: %d bytes, limit %d", sessionjson.ErrTooLarge, *n, s.limit)
+	}
+	return s.decode(ctx, raw)
+}
+
+// decode decodes a record pgx copied into raw.
+func (s *Store) decode(ctx context.Context, raw []byte) (*sessionjson.Session, error) {
+	sess, err := s.opts.Decoder.DecodeOwnedContext(ctx, raw)
 	if err != nil {
 		// connect-pg-simple deletes such a row; Go reports it and leaves the
 		// table alone.
@@ -236,7 +353,7 @@ func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) 
 	if err != nil {
 		return fmt.Errorf("pgstore: %w", err)
 	}
-	if _, err := s.db.Exec(ctx, s.setSQL, string(rec), s.ExpireAt(sess), sid); err != nil {
+	if _, err := s.db.Exec(ctx, s.setSQL, s.args(string(rec), s.ExpireAt(sess), sid)...); err != nil {
 		return wrap("set", err)
 	}
 	return nil
@@ -245,13 +362,13 @@ func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) 
 // Touch implements sessionbridge.Store: it updates expire only, never the
 // record. It reports sessionbridge.ErrNotFound when there is no such row.
 func (s *Store) Touch(ctx context.Context, sid string, sess *sessionjson.Session) error {
-	if s.opts.DisableTouch {
+	if s.opts.DisableTouch && s.err == nil {
 		return nil
 	}
 	if err := s.ensure(ctx); err != nil {
 		return err
 	}
-	tag, err := s.db.Exec(ctx, s.touchSQL, s.ExpireAt(sess), sid)
+	tag, err := s.db.Exec(ctx, s.touchSQL, s.args(s.ExpireAt(sess), sid)...)
 	if err != nil {
 		return wrap("touch", err)
 	}
@@ -279,7 +396,7 @@ func (s *Store) Prune(ctx context.Context) (int64, error) {
 	if err := s.ensure(ctx); err != nil {
 		return 0, err
 	}
-	tag, err := s.db.Exec(ctx, s.pruneSQL, s.nowSec())
+	tag, err := s.db.Exec(ctx, s.pruneSQL, s.args(s.nowSec())...)
 	if err != nil {
 		return 0, wrap("prune", err)
 	}

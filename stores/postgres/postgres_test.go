@@ -20,7 +20,7 @@ import (
 	pgstore "github.com/sessionbridge/sessionbridge/stores/postgres"
 )
 
-func pool(t *testing.T, runtime map[string]string) *pgxpool.Pool {
+func pool(t testing.TB, runtime map[string]string) *pgxpool.Pool {
 	t.Helper()
 	cfg, err := pgxpool.ParseConfig(services.PostgresURL(t))
 	if err != nil {
@@ -38,7 +38,7 @@ func pool(t *testing.T, runtime map[string]string) *pgxpool.Pool {
 }
 
 // schema creates a fresh schema for the test and drops it afterwards.
-func schema(t *testing.T, p *pgxpool.Pool) string {
+func schema(t testing.TB, p *pgxpool.Pool) string {
 	t.Helper()
 	name := fmt.Sprintf("sbtest_%d", rand.Uint64()%1e12)
 	if _, err := p.Exec(context.Background(), `CREATE SCHEMA `+name); err != nil {

@@ -7,6 +7,8 @@
 // Layout and rules, from connect-redis's source and checked against it:
 //   - key = prefix + session id (prefix "sess:" by default), value = the
 //     session JSON (connect-redis's default JSON serializer);
+//   - get: GET key (as a bounded GETRANGE, see below); an empty value is
+//     no session (connect-redis: if (!data));
 //   - set: SET key json EX ttl, where ttl is the seconds left until
 //     cookie.expires rounded up, or the TTL option (default one day) for a
 //     browser-session cookie; a ttl of zero or less deletes the key;
@@ -21,6 +23,21 @@
 // deadlines on the socket, so a hung Redis blocks each call for the full
 // ReadTimeout (3 s by default) instead of the caller's deadline. Get returns records as
 // stored, expired or not; sessionbridge.Bridge refuses expired ones.
+//
+// Lifetimes are whole seconds computed in integers, as connect-redis does,
+// so a cookie that lives 1000 years (or 10^15 ms, as far as a JavaScript
+// Date goes) gets its exact TTL; nothing wraps around into a negative TTL,
+// which would delete a live session. Redis refuses (ERR invalid expire time)
+// only a TTL whose milliseconds, added to its clock, overflow 64 bits, some
+// 9.2e15 seconds; the longest TTL Go sends is about 8.64e12 s, the end of
+// the JavaScript Date range, where cookie.expires saturates.
+//
+// Get never reads more than a bounded prefix of a record bigger than the
+// Decoder's MaxBytes: it asks for the first 64 KiB (GETRANGE); only a record
+// at least that long costs a STRLEN, and it is then refused with
+// sessionjson.ErrTooLarge without being read, or read whole, and atomically,
+// with GETRANGE capped at the limit. Every command names one key, so this
+// works unchanged on a Redis Cluster, and needs no script.
 package redisstore
 
 import (
@@ -35,6 +52,7 @@ import (
 
 	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
+	"github.com/sessionbridge/sessionbridge/stores/internal/jsdate"
 )
 
 // Defaults, as connect-redis sets them.
@@ -75,6 +93,9 @@ type Options struct {
 type Store struct {
 	client redis.UniversalClient
 	opts   Options
+	limit  int // the Decoder's MaxBytes, or -1 for none
+	first  int // bytes the first GETRANGE asks for: firstRead(limit)
+	end    any // its last offset, first-1, boxed once
 }
 
 var _ sessionbridge.Store = (*Store)(nil)
@@ -96,15 +117,93 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Store{client: client, opts: opts}
+	s := &Store{client: client, opts: opts, limit: -1}
+	switch n := opts.Decoder.MaxBytes; {
+	case n == 0:
+		s.limit = sessionjson.DefaultMaxBytes
+	case n > 0:
+		s.limit = n
+	}
+	s.first = firstRead(s.limit)
+	s.end = int64(s.first - 1)
+	return s
 }
 
 // Key returns the Redis key of a session id.
 func (s *Store) Key(sid string) string { return s.opts.Prefix + sid }
 
-// Get implements sessionbridge.Store: GET and decode.
+// Get implements sessionbridge.Store: GET (bounded, see the package
+// documentation) and decode. A record longer than the Decoder's MaxBytes is
+// an error wrapping sessionjson.ErrTooLarge; a missing key or an empty
+// value is sessionbridge.ErrNotFound.
 func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, error) {
-	b, err := s.client.Get(ctx, s.Key(sid)).Bytes()
+	b, err := s.read(ctx, s.Key(sid))
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.opts.Decoder.DecodeOwnedContext(ctx, b) // the reply is a fresh buffer
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: %w", err)
+	}
+	return sess, nil
+}
+
+// window is how much of a record the first read asks for. Sessions are
+// almost always far smaller, so one GETRANGE reads them whole, at the cost
+// of a GET; a longer record costs a STRLEN and a second read.
+const window = 64 << 10
+
+// read returns the value of key, refusing one longer than the limit
+// without reading more than firstRead(limit) bytes of it.
+func (s *Store) read(ctx context.Context, key string) ([]byte, error) {
+	if s.limit < 0 {
+		return value(s.client.Get(ctx, key).Bytes())
+	}
+	cmd := redis.NewStringCmd(ctx, "getrange", key, 0, s.end)
+	_ = s.client.Process(ctx, cmd)
+	b, err := value(cmd.Bytes())
+	if err != nil || len(b) < s.first {
+		return b, err
+	}
+	return s.readRest(ctx, s.client, key)
+}
+
+// firstRead is how many bytes the first GETRANGE asks for: one more than
+// the limit (to tell a record over it), or the window.
+func firstRead(limit int) int {
+	if limit < window {
+		return limit + 1
+	}
+	return window
+}
+
+// readRest finishes read for a value whose first GETRANGE came back full.
+func (s *Store) readRest(ctx context.Context, c redis.Cmdable, key string) ([]byte, error) {
+	limit := s.limit
+	if limit < window { // the first read held one byte past the limit
+		return nil, tooLarge(-1, limit)
+	}
+	n, err := c.StrLen(ctx, key).Result()
+	switch {
+	case isWrongType(err):
+		return nil, ErrWrongType
+	case err != nil:
+		return nil, fmt.Errorf("redisstore: get: %w", err)
+	case n > int64(limit):
+		return nil, tooLarge(n, limit)
+	}
+	// One GETRANGE reads the value atomically; capped at limit+1 bytes, it
+	// stays bounded should the value have grown since STRLEN.
+	b, err := value(c.GetRange(ctx, key, 0, int64(limit)).Bytes())
+	if err == nil && len(b) > limit {
+		return nil, tooLarge(-1, limit)
+	}
+	return b, err
+}
+
+// value maps a GET or GETRANGE reply to the store's errors: no key, or an
+// empty value (connect-redis's if (!data)), is ErrNotFound.
+func value(b []byte, err error) ([]byte, error) {
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, sessionbridge.ErrNotFound
@@ -112,12 +211,19 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 		return nil, ErrWrongType
 	case err != nil:
 		return nil, fmt.Errorf("redisstore: get: %w", err)
+	case len(b) == 0:
+		return nil, sessionbridge.ErrNotFound
 	}
-	sess, err := s.opts.Decoder.DecodeOwned(b) // Bytes() is a fresh copy
-	if err != nil {
-		return nil, fmt.Errorf("redisstore: %w", err)
+	return b, nil
+}
+
+// tooLarge is the error for a record over limit bytes: n of them, or an
+// unknown number (n < 0).
+func tooLarge(n int64, limit int) error {
+	if n < 0 {
+		return fmt.Errorf("redisstore: %w: more than %d bytes", sessionjson.ErrTooLarge, limit)
 	}
-	return sess, nil
+	return fmt.Errorf("redisstore: %w: %d bytes, limit %d", sessionjson.ErrTooLarge, n, limit)
 }
 
 func isWrongType(err error) bool {
@@ -127,22 +233,28 @@ func isWrongType(err error) bool {
 // TTL returns the lifetime connect-redis gives a session: the seconds until
 // cookie.expires rounded up (Math.ceil), or the TTL option for a
 // browser-session cookie. It may be zero or negative for an expired cookie.
+// A time.Duration ends after about 292 years, so longer lifetimes saturate
+// there; Set and Touch send the exact number of seconds.
 func (s *Store) TTL(sess *sessionjson.Session) time.Duration {
+	return jsdate.Duration(s.ttlSeconds(sess))
+}
+
+// ttlSeconds is connect-redis's getTTL in integer seconds:
+// Math.ceil((cookie.expires - Date.now()) / 1000), or the TTL option. It
+// never overflows: cookie.expires and now saturate at the JavaScript Date
+// range, so it is at most about 1.7e13 in size, far inside what Redis
+// accepts.
+func (s *Store) ttlSeconds(sess *sessionjson.Session) int64 {
 	if sess.Cookie.Expires == nil {
-		return s.opts.TTL.Truncate(time.Second)
+		return int64(s.opts.TTL / time.Second)
 	}
-	ms := sess.Cookie.Expires.UnixMilli() - s.opts.Now().UnixMilli()
-	secs := ms / 1000
-	if ms%1000 > 0 {
-		secs++
-	}
-	return time.Duration(secs) * time.Second
+	return jsdate.CeilSeconds(jsdate.Until(*sess.Cookie.Expires, s.opts.Now()))
 }
 
 // Set implements sessionbridge.Store: SET key json EX ttl, or DEL when the
 // ttl is not positive.
 func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) error {
-	ttl := s.TTL(sess)
+	ttl := s.ttlSeconds(sess)
 	if ttl <= 0 {
 		return s.Destroy(ctx, sid)
 	}
@@ -150,10 +262,12 @@ func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) 
 	if err != nil {
 		return fmt.Errorf("redisstore: %w", err)
 	}
-	if s.opts.DisableTTL {
-		ttl = 0
+	args := []any{"set", s.Key(sid), val}
+	if !s.opts.DisableTTL {
+		args = append(args, "ex", ttl)
 	}
-	if err := s.client.Set(ctx, s.Key(sid), val, ttl).Err(); err != nil {
+	cmd := redis.NewStatusCmd(ctx, args...)
+	if err := s.client.Process(ctx, cmd); err != nil {
 		return fmt.Errorf("redisstore: set: %w", err)
 	}
 	return nil
@@ -168,11 +282,11 @@ func (s *Store) Touch(ctx context.Context, sid string, sess *sessionjson.Session
 		return nil
 	}
 	// EXPIRE key ttl; Redis deletes the key when ttl is not positive.
-	ok, err := s.client.Expire(ctx, s.Key(sid), s.TTL(sess)).Result()
-	if err != nil {
+	cmd := redis.NewBoolCmd(ctx, "expire", s.Key(sid), s.ttlSeconds(sess))
+	if err := s.client.Process(ctx, cmd); err != nil {
 		return fmt.Errorf("redisstore: touch: %w", err)
 	}
-	if !ok {
+	if !cmd.Val() {
 		return sessionbridge.ErrNotFound
 	}
 	return nil
@@ -276,11 +390,16 @@ type Entry struct {
 func (s *Store) All(ctx context.Context) ([]Entry, error) {
 	var mu sync.Mutex
 	var out []Entry
+	limit, first := s.limit, s.first
 	err := s.scan(ctx, func(ctx context.Context, c redis.Cmdable, keys []string) error {
 		cmds := make([]*redis.StringCmd, len(keys))
 		_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, k := range keys {
-				cmds[i] = p.Get(ctx, k)
+				if limit < 0 {
+					cmds[i] = p.Get(ctx, k)
+				} else {
+					cmds[i] = p.GetRange(ctx, k, 0, int64(first-1))
+				}
 			}
 			return nil
 		})
@@ -288,17 +407,17 @@ func (s *Store) All(ctx context.Context) ([]Entry, error) {
 			return err
 		}
 		for i, cmd := range cmds {
-			b, err := cmd.Bytes()
-			if errors.Is(err, redis.Nil) {
-				continue
+			b, err := value(cmd.Bytes())
+			if err == nil && limit >= 0 && len(b) >= first {
+				b, err = s.readRest(ctx, c, keys[i])
 			}
-			if isWrongType(err) {
-				return ErrWrongType
+			if errors.Is(err, sessionbridge.ErrNotFound) {
+				continue // vanished since SCAN
 			}
 			if err != nil {
 				return err
 			}
-			sess, err := s.opts.Decoder.DecodeOwned(b) // Bytes() is a fresh copy
+			sess, err := s.opts.Decoder.DecodeOwnedContext(ctx, b) // the reply is a fresh buffer
 			if err != nil {
 				return err
 			}

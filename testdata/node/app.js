@@ -279,7 +279,10 @@ function buildMemcached() {
   };
   holder.ready = (async () => {
     await retry(() => probeMemcached(addr), holder);
-    holder.store = new MemcachedStore({ hosts: [addr], prefix: env.MEMCACHED_PREFIX || '' });
+    const opts = { hosts: [addr], prefix: env.MEMCACHED_PREFIX || '' };
+    // connect-memcached's ttl option (seconds): the lifetime of every session, whatever its cookie says.
+    if (env.MEMCACHED_TTL) opts.ttl = Number(env.MEMCACHED_TTL);
+    holder.store = new MemcachedStore(opts);
   })();
   return holder;
 }

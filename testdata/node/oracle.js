@@ -82,7 +82,7 @@ function close() {
 
 // Sends one request over a raw TCP socket so the Cookie header goes on the
 // wire exactly as given (UTF-8 bytes). Returns {status, headers: [[name, value]]}.
-async function rawRequest(handler, urlPath, headers, timeoutMs) {
+async function rawRequest(handler, urlPath, headers, timeoutMs, encoding) {
   const limit = typeof timeoutMs === 'number' && timeoutMs > 0 ? timeoutMs : 5000;
   await ensureServer();
   current = handler;
@@ -98,7 +98,9 @@ async function rawRequest(handler, urlPath, headers, timeoutMs) {
     const head = ['GET ' + urlPath + ' HTTP/1.1', 'Host: 127.0.0.1:' + serverPort];
     for (const [k, v] of headers) head.push(k + ': ' + v);
     head.push('Connection: close');
-    const payload = Buffer.from(head.join('\r\n') + '\r\n\r\n', 'utf8');
+    // 'latin1' writes each character as one byte, so a header given as a
+    // latin1 string goes on the wire as the exact bytes it came from.
+    const payload = Buffer.from(head.join('\r\n') + '\r\n\r\n', encoding || 'utf8');
     let timedOut = false;
     const buf = await new Promise(function (resolve, reject) {
       const chunks = [];
@@ -365,6 +367,115 @@ function uid() {
   return { sid: uidSafe.sync(24) };
 }
 
+// ------------------------------------------- header bytes read as latin1
+//
+// Node's HTTP parser hands header bytes to JavaScript as latin1 (one
+// character per byte). These ops take Cookie headers as base64 of the exact
+// bytes, so that bytes 0x80-0xFF reach the packages the way a real request
+// delivers them, and answer strings as base64 of their UTF-8 encoding (the
+// bytes a store key gets).
+
+function fromB64Latin1(b64) {
+  return b64 === null || b64 === undefined ? null : Buffer.from(b64, 'base64').toString('latin1');
+}
+
+function utf8B64(v) {
+  return typeof v === 'string' ? Buffer.from(v, 'utf8').toString('base64') : null;
+}
+
+// getcookieLatin1 runs the real express-session middleware (its own
+// getcookie, cookie.parse and cookie-signature) on requests whose
+// headers.cookie is each header decoded as latin1, without HTTP, and
+// answers the sid it asked the store for (or null) for each:
+//   args: {headers: [base64 | null], name?, secrets}
+//   value: {sids: [base64 of the sid's UTF-8 | null]}
+async function getcookieLatin1(a) {
+  if (!Array.isArray(a.headers)) throw new TypeError('headers must be an array');
+  const store = new RecordingStore(null);
+  const mw = session(sessionOptions({ name: a.name, secrets: a.secrets }, store, DEFAULT_NEW_SID));
+  const sids = [];
+  for (const h of a.headers) {
+    const header = fromB64Latin1(h);
+    store.getSids = [];
+    const req = {
+      method: 'GET',
+      url: '/',
+      originalUrl: '/',
+      headers: header === null ? {} : { cookie: header },
+      connection: { encrypted: false },
+      socket: { encrypted: false },
+    };
+    const res = { writeHead: function () {}, end: function () {}, setHeader: function () {}, getHeader: function () {} };
+    await new Promise(function (resolve, reject) {
+      try {
+        mw(req, res, function (err) { if (err) reject(err); else resolve(); });
+      } catch (err) {
+        reject(err);
+      }
+    });
+    sids.push(store.getSids.length ? utf8B64(store.getSids[0]) : null);
+  }
+  return { sids: sids };
+}
+
+// getcookieHTTP sends each header's bytes unchanged in a real HTTP request
+// to a real express + express-session app, so that Node's own HTTP parser
+// reads them:
+//   args: {headers: [base64], name?, secrets}
+//   value: {results: [{sid: base64 | null, status, seen: base64 of the
+//           bytes req.headers.cookie held (latin1) | null}]}
+async function getcookieHTTP(a) {
+  if (!Array.isArray(a.headers)) throw new TypeError('headers must be an array');
+  const results = [];
+  for (const h of a.headers) {
+    const store = new RecordingStore(null);
+    let seen = null;
+    let error = null;
+    const app = buildApp({
+      trustProxy: false,
+      session: sessionOptions({ name: a.name, secrets: a.secrets }, store, DEFAULT_NEW_SID),
+      handler: function (req, res) {
+        if (typeof req.headers.cookie === 'string') seen = Buffer.from(req.headers.cookie, 'latin1').toString('base64');
+        res.end('ok');
+      },
+      onError: function (err) { error = String(err && err.message || err); },
+    });
+    const resp = await rawRequest(app, '/', [['Cookie', fromB64Latin1(h)]], a.timeoutMs, 'latin1');
+    const r = { sid: store.getSids.length ? utf8B64(store.getSids[0]) : null, status: resp.status, seen: seen };
+    if (error) r.error = error;
+    results.push(r);
+  }
+  return { results: results };
+}
+
+// cookieParserLatin1 runs cookie-parser's own steps (its cookie.parse,
+// then signedCookie with the secrets for an "s:" value, JSONCookie for a
+// "j:" one) on each header decoded as latin1, for the cookie called name:
+//   args: {headers: [base64], name, secrets}
+//   value: {results: [{value: base64 | null (the parsed value),
+//           signed: base64 | false | null (signedCookie, for "s:" values),
+//           json: JSON.stringify(JSONCookie(value)) | null (undefined)}]}
+const cookieParserCookie = require(require.resolve('cookie', { paths: [path.dirname(require.resolve('cookie-parser'))] }));
+
+function cookieParserLatin1(a) {
+  if (!Array.isArray(a.headers)) throw new TypeError('headers must be an array');
+  const secrets = toSecrets(a.secrets);
+  const results = [];
+  for (const h of a.headers) {
+    const cookies = cookieParserCookie.parse(fromB64Latin1(h) || '');
+    const v = Object.prototype.hasOwnProperty.call(cookies, a.name) ? cookies[a.name] : undefined;
+    const r = { value: utf8B64(v), signed: null, json: null };
+    if (typeof v === 'string' && v.substr(0, 2) === 's:') {
+      const u = cookieParser.signedCookie(v, secrets);
+      r.signed = u === false ? false : utf8B64(u);
+    }
+    const j = cookieParser.JSONCookie(v);
+    if (j !== undefined) r.json = JSON.stringify(j);
+    results.push(r);
+  }
+  return { results: results };
+}
+
 // ---------------------------------------------------------------- versions
 
 function findPackageJson(name, fromDir) {
@@ -415,8 +526,12 @@ module.exports = {
   jsoncookie: jsoncookie,
   parseCookieHeader: parseCookieHeader,
   uid: uid,
+  getcookieLatin1: getcookieLatin1,
+  getcookieHTTP: getcookieHTTP,
+  cookieParserLatin1: cookieParserLatin1,
   // not ops:
-  OPS: ['sign', 'unsign', 'getcookie', 'setcookie', 'load', 'jsoncookie', 'parseCookieHeader', 'uid'],
+  OPS: ['sign', 'unsign', 'getcookie', 'setcookie', 'load', 'jsoncookie', 'parseCookieHeader', 'uid',
+    'getcookieLatin1', 'getcookieHTTP', 'cookieParserLatin1'],
   versions: versions,
   close: close,
   DEFAULT_NEW_SID: DEFAULT_NEW_SID,

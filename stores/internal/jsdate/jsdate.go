@@ -1,0 +1,66 @@
+// Package jsdate does the Node session stores' lifetime arithmetic on Go
+// times the way JavaScript does it, in integer milliseconds and seconds,
+// without ever overflowing: values beyond what a JavaScript Date can hold
+// saturate at its limits instead of wrapping.
+//
+// time.Duration cannot hold these lifetimes: it ends after about 292 years,
+// while a cookie's originalMaxAge may be 1000 years or 10^15 ms, and an
+// overflowed Duration wraps to a negative lifetime, which the stores read as
+// "delete the session".
+package jsdate
+
+import (
+	"math"
+	"time"
+)
+
+// MaxMillis is the largest time value of a JavaScript Date: 8.64e15 ms from
+// the epoch, +275760-09-13T00:00:00.000Z. -MaxMillis is the smallest.
+const MaxMillis int64 = 8_640_000_000_000_000
+
+// Millis returns t as JavaScript's Number(date) would: milliseconds since the
+// epoch, floored to the millisecond, clamped to ±MaxMillis. It never
+// overflows, whatever t is (t.UnixMilli wraps beyond about 292 million
+// years).
+func Millis(t time.Time) int64 {
+	s := t.Unix()
+	switch {
+	case s > MaxMillis/1000:
+		return MaxMillis
+	case s < -MaxMillis/1000:
+		return -MaxMillis
+	}
+	ms := s*1000 + int64(t.Nanosecond())/int64(time.Millisecond)
+	return max(-MaxMillis, min(ms, MaxMillis))
+}
+
+// Time returns the instant of ms (clamped to ±MaxMillis) as a UTC time.
+func Time(ms int64) time.Time {
+	return time.UnixMilli(max(-MaxMillis, min(ms, MaxMillis))).UTC()
+}
+
+// Until returns Millis(t) - Millis(now): the milliseconds from now to t as
+// JavaScript computes them (date - Date.now()). Both operands are within
+// ±MaxMillis, so the difference cannot overflow.
+func Until(t, now time.Time) int64 { return Millis(t) - Millis(now) }
+
+// CeilSeconds is JavaScript's Math.ceil(ms / 1000) for an integer ms.
+func CeilSeconds(ms int64) int64 {
+	s := ms / 1000
+	if ms%1000 > 0 {
+		s++
+	}
+	return s
+}
+
+// TruncSeconds is ms / 1000 truncated toward zero: JavaScript's
+// (ms / 1000) | 0 without its wrap to 32 bits.
+func TruncSeconds(ms int64) int64 { return ms / 1000 }
+
+// Duration returns secs seconds as a time.Duration, saturated at the
+// largest (or smallest) whole number of seconds a Duration holds (about
+// 292 years) instead of wrapping.
+func Duration(secs int64) time.Duration {
+	const maxSecs = int64(math.MaxInt64 / int64(time.Second))
+	return time.Duration(max(-maxSecs, min(secs, maxSecs))) * time.Second
+}
