@@ -3,6 +3,12 @@ SHELL := /bin/bash
 export PATH := $(PATH):/usr/local/go/bin
 GO ?= go
 NODE_DIR := testdata/node
+# Modules of their own, using the library in this checkout (replace ../):
+# their dependencies (chromedp, web frameworks, the bench drivers) stay out
+# of the library's go.mod. `go test ./...` at the root does not enter them.
+NESTED_MODULES := examples bench
+# go test -v output minus the per-test RUN/PASS chatter.
+TEST_FILTER := '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- PASS|PASS$$)'
 FUZZTIME ?= 3m
 
 .PHONY: demo test vet lint browser node-deps fixtures fixtures-check services services-stop bench fuzz
@@ -13,22 +19,29 @@ FUZZTIME ?= 3m
 demo:
 	bash scripts/demo.sh
 
-## test: vet, fixture check, and every Go test with the race detector,
-## including the Node-backed checks (installs testdata/node deps if needed).
+## test: vet, fixture check, and every Go test with the race detector, in
+## the library and in the nested modules (examples, bench), including the
+## Node-backed checks (installs testdata/node deps if needed).
 # -v so the Node-backed tests can say what Node confirmed; the filter drops
-# only the per-test RUN/PASS chatter.
+# only the per-test RUN/PASS chatter. Every module runs even when an earlier
+# one failed; the target fails if any did.
 test: vet node-deps fixtures-check services browser
-	@set -o pipefail; $(GO) test -race -count=1 -v ./... 2>&1 | \
-	  grep -Ev '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- PASS|PASS$$)'
+	@set -o pipefail; rc=0; for m in . $(NESTED_MODULES); do \
+	  [ "$$m" = . ] || echo "== module $$m"; \
+	  $(GO) -C $$m test -race -count=1 -v ./... 2>&1 | grep -Ev $(TEST_FILTER) || rc=1; \
+	done; exit $$rc
 	@# Allocation counts mean nothing under the race detector: those tests
 	@# skip there and run here.
 	$(GO) test -count=1 -run 'NoAlloc' ./cookiesig/
 
 
+## vet: gofmt (tracked and new files) and go vet, in every module.
 vet:
-	@unformatted=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^testdata/')); \
+	@unformatted=$$(git ls-files --cached --others --exclude-standard '*.go' | grep -v '^testdata/' | \
+	  while read -r f; do [ ! -f "$$f" ] || echo "$$f"; done | xargs -r gofmt -l); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	@for m in $(NESTED_MODULES); do echo "$(GO) -C $$m vet ./..."; $(GO) -C $$m vet ./... || exit 1; done
 
 ## node-deps: npm ci where node_modules is missing or stale (the Node
 ## oracle and harness, and the demo's Node app).
@@ -60,10 +73,12 @@ services:
 services-stop:
 	bash scripts/services.sh stop
 
+## bench: the Go-vs-Node comparison (bench/, its own module) into
+## docs/benchmarks.md.
 bench:
 	@cd bench/node && { [ node_modules/.package-lock.json -nt package-lock.json ] || \
 	  npm ci --no-audit --no-fund --loglevel=error; }
-	$(GO) run ./bench -sections all -out docs/benchmarks.md $(BENCHFLAGS)
+	cd bench && $(GO) run . -sections all -out ../docs/benchmarks.md $(BENCHFLAGS)
 
 ## fuzz: run every fuzz target for FUZZTIME each.
 fuzz:

@@ -31,7 +31,13 @@ var ErrNotFound = errors.New("sessionbridge: session not found")
 // store's touch). Destroy removes the session; destroying a missing session
 // is not an error.
 //
-// All methods must be safe for concurrent use and honour ctx.
+// All methods must be safe for concurrent use and honour ctx: called with
+// a ctx that is already done, a method fails with an error wrapping
+// ctx.Err() and changes nothing. Errors must not contain sid: the Bridge
+// keeps session ids out of errors and logs.
+//
+// [github.com/sessionbridge/sessionbridge/sessionbridgetest.TestStore]
+// checks an implementation against this contract.
 type Store interface {
 	Get(ctx context.Context, sid string) (*sessionjson.Session, error)
 	Set(ctx context.Context, sid string, sess *sessionjson.Session) error

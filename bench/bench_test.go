@@ -2,7 +2,7 @@ package main
 
 // Benchmarks of the request → session path, for pprof:
 //
-//	go test ./bench -o /tmp/bench.test -run '^$' -bench RequestPath -benchmem -cpuprofile /tmp/cpu.out
+//	cd bench && go test -o /tmp/bench.test -run '^$' -bench RequestPath -benchmem -cpuprofile /tmp/cpu.out
 //	go tool pprof -top -cum /tmp/bench.test /tmp/cpu.out
 //
 // BenchmarkRequestPathMemory isolates the library's CPU (no network);

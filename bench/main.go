@@ -3,8 +3,12 @@
 // one machine, against the same store. It prints markdown tables and, with
 // -out, writes them to a file (docs/benchmarks.md).
 //
-//	go run ./bench -sections all -out docs/benchmarks.md
-//	go run ./bench -sections unsign,http -duration 1s
+//	make bench                    # = cd bench && go run . -sections all -out ../docs/benchmarks.md
+//	cd bench && go run . -sections unsign,http -duration 1s
+//
+// It is a module of its own (github.com/sessionbridge/sessionbridge/bench)
+// that uses the library in this checkout through a replace directive, so
+// nothing the harness needs enters the library's go.mod.
 //
 // Sections (each a function in its own file):
 //
@@ -171,19 +175,21 @@ func envOr(name, def string) string {
 	return def
 }
 
-// repoRoot finds the directory holding go.mod, from the working directory up.
+// repoRoot finds the repository's root (the directory holding
+// bench/node), from the working directory up: the harness is its own module
+// in bench/, so it runs from the root (make bench) or from bench/.
 func repoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+		if fi, err := os.Stat(filepath.Join(dir, "bench", "node")); err == nil && fi.IsDir() {
 			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			return "", fmt.Errorf("no go.mod above the working directory")
+			return "", fmt.Errorf("no bench/node above the working directory")
 		}
 		dir = parent
 	}

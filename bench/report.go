@@ -88,7 +88,7 @@ func (m machine) markdown() string {
 | Go | %s |
 | Node | %s |
 | date | %s |
-| command | go run ./bench %s |
+| command | cd bench && go run . %s |
 `, m.cpu, m.cores, runtime.GOMAXPROCS(0), m.memGiB, m.kernel, m.goVersion, m.nodeVersion,
 		m.date.Format("2006-01-02 15:04 UTC"), m.args)
 }
@@ -118,7 +118,7 @@ else it was doing; the ratios are what to compare across runs.
 	b.WriteString(`### Profiling the request → session path
 
 ` + "```sh" + `
-go test ./bench -o /tmp/bench.test -run '^$' -bench RequestPath -benchmem -cpuprofile /tmp/cpu.out   # Memory: library only; Redis: with the store
+cd bench && go test -o /tmp/bench.test -run '^$' -bench RequestPath -benchmem -cpuprofile /tmp/cpu.out   # Memory: library only; Redis: with the store
 go tool pprof -top -cum /tmp/bench.test /tmp/cpu.out
 ` + "```" + `
 

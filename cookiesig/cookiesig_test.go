@@ -10,7 +10,7 @@ import (
 )
 
 func TestSignKnownVector(t *testing.T) {
-	// The vector from cookie-signature's own tests and FORMATS.md.
+	// The vector from cookie-signature's own tests.
 	const want = "abc.BpxCrWRpvZMh/wk/djl34N+m+VQEU7K/5WenLwJCgFU"
 	if got := cookiesig.Sign("abc", "keyboard cat"); got != want {
 		t.Fatalf("Sign = %q, want %q", got, want)

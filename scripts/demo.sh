@@ -27,7 +27,8 @@ if [ ! -f examples/node-app/node_modules/.package-lock.json ] || [ examples/node
   (cd examples/node-app && npm ci --no-audit --no-fund --loglevel=error)
 fi
 echo "building the Go chat server…"
-go build -o "$STATE/chat-server" ./examples/chat-server
+# examples/ is a module of its own (it uses this checkout's library).
+go -C examples build -o "$STATE/chat-server" ./chat-server
 
 pids=()
 stop() {

@@ -337,13 +337,7 @@ func decodeCookie(data []byte) (Cookie, error) {
 		if !ok {
 			break
 		}
-		bit := uint16(0)
-		for i, k := range cookieKeys {
-			if k == key {
-				bit = 1 << i
-				break
-			}
-		}
+		bit := cookieFieldBit(key)
 		if bit == 0 {
 			continue // unknown key: Node drops it when it rewrites the cookie
 		}
@@ -358,74 +352,118 @@ func decodeCookie(data []byte) (Cookie, error) {
 			}
 			continue
 		}
-		bad := func(want string) error {
-			return fmt.Errorf("%w: cookie.%s is not %s", ErrBadCookie, key, want)
-		}
-		switch bit {
-		case fOriginalMaxAge:
-			n, err := strconv.ParseInt(string(v), 10, 64)
-			if err != nil {
-				f, ferr := strconv.ParseFloat(string(v), 64)
-				if ferr != nil || v[0] == '"' || f != math.Trunc(f) || math.Abs(f) > 1<<62 {
-					return c, bad("an integer number of milliseconds or null")
-				}
-				n = int64(f)
-			}
-			vals.originalMaxAge = n
-			c.OriginalMaxAge = &vals.originalMaxAge
-		case fExpires:
-			if v[0] != '"' {
-				return c, bad("a date string or null")
-			}
-			t, err := parseDate(unquote(v, bytes.IndexByte(v, '\\') >= 0))
-			if err != nil {
-				return c, bad("a date string or null")
-			}
-			vals.expires = t
-			c.Expires = &vals.expires
-		case fPartitioned, fSecure, fHTTPOnly:
-			bv, ok := parseBool(v)
-			if !ok {
-				return c, bad("a boolean")
-			}
-			switch bit {
-			case fPartitioned:
-				vals.partitioned = bv
-				c.Partitioned = &vals.partitioned
-			case fSecure:
-				vals.secure = bv
-				c.Secure = &vals.secure
-			default:
-				vals.httpOnly = bv
-				c.HTTPOnly = &vals.httpOnly
-			}
-		case fPriority, fDomain, fPath:
-			if v[0] != '"' {
-				return c, bad("a string")
-			}
-			str := unquote(v, bytes.IndexByte(v, '\\') >= 0)
-			switch bit {
-			case fPriority:
-				vals.priority = str
-				c.Priority = &vals.priority
-			case fDomain:
-				vals.domain = str
-				c.Domain = &vals.domain
-			default:
-				vals.path = str
-				c.Path = &vals.path
-			}
-		case fSameSite:
-			if bv, ok := parseBool(v); ok {
-				vals.sameSite = SameSite{Bool: bv}
-			} else if v[0] == '"' {
-				vals.sameSite = SameSite{Mode: unquote(v, bytes.IndexByte(v, '\\') >= 0)}
-			} else {
-				return c, bad("a boolean or a string")
-			}
-			c.SameSite = &vals.sameSite
+		if want := c.setField(vals, bit, v); want != "" {
+			return c, fmt.Errorf("%w: cookie.%s is not %s", ErrBadCookie, key, want)
 		}
 	}
+	c.setDefaults(vals, seen)
+	return c, nil
+}
+
+// cookieFieldBit returns the field bit of cookie key, or 0 for a key that
+// is not one of Cookie's.
+func cookieFieldBit(key string) uint16 {
+	for i, k := range cookieKeys {
+		if k == key {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
+// setField sets the field bit of c from its non-null JSON value v, storing
+// the value in vals. It returns what the value should be when it is not
+// valid, and "" when it is.
+func (c *Cookie) setField(vals *cookieValues, bit uint16, v []byte) (want string) {
+	switch bit {
+	case fOriginalMaxAge:
+		n, ok := parseMillis(v)
+		if !ok {
+			return "an integer number of milliseconds or null"
+		}
+		vals.originalMaxAge = n
+		c.OriginalMaxAge = &vals.originalMaxAge
+	case fExpires:
+		if v[0] != '"' {
+			return "a date string or null"
+		}
+		t, err := parseDate(unquote(v, bytes.IndexByte(v, '\\') >= 0))
+		if err != nil {
+			return "a date string or null"
+		}
+		vals.expires = t
+		c.Expires = &vals.expires
+	case fPartitioned, fSecure, fHTTPOnly:
+		bv, ok := parseBool(v)
+		if !ok {
+			return "a boolean"
+		}
+		c.setBool(vals, bit, bv)
+	case fPriority, fDomain, fPath:
+		if v[0] != '"' {
+			return "a string"
+		}
+		c.setString(vals, bit, unquote(v, bytes.IndexByte(v, '\\') >= 0))
+	case fSameSite:
+		if bv, ok := parseBool(v); ok {
+			vals.sameSite = SameSite{Bool: bv}
+		} else if v[0] == '"' {
+			vals.sameSite = SameSite{Mode: unquote(v, bytes.IndexByte(v, '\\') >= 0)}
+		} else {
+			return "a boolean or a string"
+		}
+		c.SameSite = &vals.sameSite
+	}
+	return ""
+}
+
+// parseMillis parses originalMaxAge: an integer, or a number with no
+// fraction (1e3) within ±2^62.
+func parseMillis(v []byte) (int64, bool) {
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	if err == nil {
+		return n, true
+	}
+	f, ferr := strconv.ParseFloat(string(v), 64)
+	if ferr != nil || v[0] == '"' || f != math.Trunc(f) || math.Abs(f) > 1<<62 {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+// setBool sets the boolean field bit (partitioned, secure or httpOnly).
+func (c *Cookie) setBool(vals *cookieValues, bit uint16, bv bool) {
+	switch bit {
+	case fPartitioned:
+		vals.partitioned = bv
+		c.Partitioned = &vals.partitioned
+	case fSecure:
+		vals.secure = bv
+		c.Secure = &vals.secure
+	default:
+		vals.httpOnly = bv
+		c.HTTPOnly = &vals.httpOnly
+	}
+}
+
+// setString sets the string field bit (priority, domain or path).
+func (c *Cookie) setString(vals *cookieValues, bit uint16, str string) {
+	switch bit {
+	case fPriority:
+		vals.priority = str
+		c.Priority = &vals.priority
+	case fDomain:
+		vals.domain = str
+		c.Domain = &vals.domain
+	default:
+		vals.path = str
+		c.Path = &vals.path
+	}
+}
+
+// setDefaults gives path and httpOnly the values of new Cookie() when the
+// record has neither a value nor null for them (seen lacks their bits).
+func (c *Cookie) setDefaults(vals *cookieValues, seen uint16) {
 	if seen&fPath == 0 {
 		vals.path = "/"
 		c.Path = &vals.path
@@ -434,7 +472,6 @@ func decodeCookie(data []byte) (Cookie, error) {
 		vals.httpOnly = true
 		c.HTTPOnly = &vals.httpOnly
 	}
-	return c, nil
 }
 
 func parseBool(v []byte) (bool, bool) {

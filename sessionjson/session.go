@@ -102,18 +102,14 @@ func (d Decoder) DecodeOwnedContext(ctx context.Context, data []byte) (*Session,
 	return d.decode(ctx, data)
 }
 
-// decode decodes data, which it keeps; ctx may be nil.
+// decode decodes data, which it keeps; ctx may be nil. It makes one pass:
+// each member's value is validated while it is collected. Errors about what
+// the record means (duplicate keys, a bad cookie) wait until the whole text
+// is known to be JSON, so invalid JSON always reports ErrInvalidJSON first.
 func (d Decoder) decode(ctx context.Context, data []byte) (*Session, error) {
-	maxBytes := d.MaxBytes
-	if maxBytes == 0 {
-		maxBytes = DefaultMaxBytes
-	}
-	if maxBytes > 0 && len(data) > maxBytes {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), maxBytes)
-	}
-	maxDepth := d.MaxDepth
-	if maxDepth <= 0 {
-		maxDepth = DefaultMaxDepth
+	maxDepth, err := d.limits(len(data))
+	if err != nil {
+		return nil, err
 	}
 	sc := scanner{data: data, maxDepth: maxDepth}
 	if ctx != nil {
@@ -125,137 +121,217 @@ func (d Decoder) decode(ctx context.Context, data []byte) (*Session, error) {
 		return nil, fmt.Errorf("%w: empty", ErrInvalidJSON)
 	}
 	if data[i] != '{' {
-		end, err := sc.value(i, 0)
-		if err != nil {
-			return nil, err
-		}
-		if sc.skipSpace(end) != len(data) {
-			return nil, sc.errAt(sc.skipSpace(end), "data after the value")
-		}
-		return nil, ErrNotObject
-	}
-	// One pass: validate each member's value while collecting it. Errors
-	// about what the record means (duplicate keys, a bad cookie) wait until
-	// the whole text is known to be JSON, so invalid JSON always reports
-	// ErrInvalidJSON first.
-	s := &Session{raw: data, members: make([]member, 0, 4)}
-	cookieFound := false
-	var semErr error
-	// Repeated keys: pairwise comparison for the few members of a typical
-	// record, then the index of member positions (built once there are
-	// more than smallObject members), so the cost stays linear however
-	// many keys a record has. seenName, haveIndex and last follow
-	// JavaScript property order (array indexes ascending, then names).
-	seenName, haveIndex, last := false, false, uint64(0)
-	work := 0 // for testHookKeyWork
-	add := func(key string, v []byte) error {
-		if isHidden(key) {
-			// express-session's Session constructor skips these (they are
-			// `in` every Session), so Node never writes them back.
-			return nil
-		}
-		if s.index == nil {
-			work += len(s.members)
-			for _, m := range s.members {
-				if m.key == key {
-					return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
-				}
-			}
-		} else {
-			work++
-			if !s.addIndex(key, len(s.members)) {
-				return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
-			}
-		}
-		m := member{key: key, value: v}
-		if key == "cookie" {
-			if cookieFound {
-				return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
-			}
-			cookieFound = true
-			if v[0] != '{' {
-				return fmt.Errorf("%w: cookie is not an object", ErrBadCookie)
-			}
-			c, err := decodeCookie(v)
-			if err != nil {
-				return err
-			}
-			s.Cookie, s.rawCook = c, v
-			m.value = nil
-		}
-		if n, ok := arrayIndex(key); ok {
-			if seenName || (haveIndex && n < last) {
-				s.outOfOrder = true
-			}
-			haveIndex, last = true, n
-		} else {
-			seenName = true
-		}
-		s.grow()
-		s.members = append(s.members, m)
-		if s.index == nil && len(s.members) > smallObject {
-			s.buildIndex()
-		}
-		return nil
+		return nil, notObject(&sc, i)
 	}
 	if maxDepth < 1 {
 		return nil, fmt.Errorf("%w: more than %d levels", ErrTooDeep, maxDepth)
 	}
-	j := sc.skipSpace(i + 1)
-	if j < len(data) && data[j] == '}' {
-		j++
-	} else {
-		for {
-			if j >= len(data) || data[j] != '"' {
-				return nil, sc.errAt(j, "expected a key")
-			}
-			kend, escaped, err := sc.str(j)
-			if err != nil {
-				return nil, err
-			}
-			key := unquote(data[j:kend], escaped)
-			j = sc.skipSpace(kend)
-			if j >= len(data) || data[j] != ':' {
-				return nil, sc.errAt(j, "expected ':'")
-			}
-			vs := sc.skipSpace(j + 1)
-			ve, err := sc.value(vs, 1)
-			if err != nil {
-				return nil, err
-			}
-			if semErr == nil {
-				semErr = add(key, data[vs:ve])
-			}
-			if err := sc.poll(ve); err != nil {
-				return nil, err
-			}
-			j = sc.skipSpace(ve)
-			if j >= len(data) {
-				return nil, sc.errAt(j, "unexpected end")
-			}
-			if data[j] == ',' {
-				j = sc.skipSpace(j + 1)
-				continue
-			}
-			if data[j] != '}' {
-				return nil, sc.errAt(j, "expected ',' or '}'")
-			}
-			j++
-			break
-		}
+	rb := recordBuilder{s: &Session{raw: data, members: make([]member, 0, 4)}}
+	end, err := rb.readObject(&sc, i)
+	if err != nil {
+		return nil, err
 	}
-	if k := sc.skipSpace(j); k != len(data) {
+	if k := sc.skipSpace(end); k != len(data) {
 		return nil, sc.errAt(k, "data after the value")
 	}
-	countKeyWork(work)
-	if semErr != nil {
-		return nil, semErr
+	return rb.finish()
+}
+
+// limits returns the depth limit, or an error wrapping ErrTooLarge when a
+// record of n bytes exceeds the size limit.
+func (d Decoder) limits(n int) (maxDepth int, err error) {
+	maxBytes := d.MaxBytes
+	if maxBytes == 0 {
+		maxBytes = DefaultMaxBytes
 	}
-	if !cookieFound {
+	if maxBytes > 0 && n > maxBytes {
+		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, n, maxBytes)
+	}
+	maxDepth = d.MaxDepth
+	if maxDepth <= 0 {
+		maxDepth = DefaultMaxDepth
+	}
+	return maxDepth, nil
+}
+
+// notObject returns the error for a record whose top-level value, at
+// offset i, is not an object: the syntax error when it is not valid JSON
+// either, otherwise ErrNotObject.
+func notObject(sc *scanner, i int) error {
+	end, err := sc.value(i, 0)
+	if err != nil {
+		return err
+	}
+	if sc.skipSpace(end) != len(sc.data) {
+		return sc.errAt(sc.skipSpace(end), "data after the value")
+	}
+	return ErrNotObject
+}
+
+// recordBuilder collects the members of a record while decode scans it.
+type recordBuilder struct {
+	s           *Session
+	cookieFound bool
+	semErr      error // the first error about what the record means
+	// seenName, haveIndex and last follow JavaScript property order (array
+	// indexes ascending, then names).
+	seenName, haveIndex bool
+	last                uint64
+	work                int // for testHookKeyWork
+}
+
+// readObject scans the top-level object starting at offset i (its '{'),
+// hands each member to add until a semantic error is found, and returns the
+// offset after the closing '}'.
+func (rb *recordBuilder) readObject(sc *scanner, i int) (int, error) {
+	data := sc.data
+	j := sc.skipSpace(i + 1)
+	if j < len(data) && data[j] == '}' {
+		return j + 1, nil
+	}
+	for {
+		key, value, end, err := readMember(sc, j)
+		if err != nil {
+			return 0, err
+		}
+		if rb.semErr == nil {
+			rb.semErr = rb.add(key, value)
+		}
+		if err := sc.poll(end); err != nil {
+			return 0, err
+		}
+		j = sc.skipSpace(end)
+		if j >= len(data) {
+			return 0, sc.errAt(j, "unexpected end")
+		}
+		if data[j] == ',' {
+			j = sc.skipSpace(j + 1)
+			continue
+		}
+		if data[j] != '}' {
+			return 0, sc.errAt(j, "expected ',' or '}'")
+		}
+		return j + 1, nil
+	}
+}
+
+// readMember scans the member whose key starts at offset j and returns its
+// key, its validated value and the offset after the value.
+func readMember(sc *scanner, j int) (key string, value []byte, end int, err error) {
+	data := sc.data
+	if j >= len(data) || data[j] != '"' {
+		return "", nil, 0, sc.errAt(j, "expected a key")
+	}
+	kend, escaped, err := sc.str(j)
+	if err != nil {
+		return "", nil, 0, err
+	}
+	key = unquote(data[j:kend], escaped)
+	j = sc.skipSpace(kend)
+	if j >= len(data) || data[j] != ':' {
+		return "", nil, 0, sc.errAt(j, "expected ':'")
+	}
+	vs := sc.skipSpace(j + 1)
+	ve, err := sc.value(vs, 1)
+	if err != nil {
+		return "", nil, 0, err
+	}
+	return key, data[vs:ve], ve, nil
+}
+
+// add appends member key with value v to the session, decoding the cookie,
+// or returns the semantic error the member causes.
+func (rb *recordBuilder) add(key string, v []byte) error {
+	if isHidden(key) {
+		// express-session's Session constructor skips these (they are `in`
+		// every Session), so Node never writes them back.
+		return nil
+	}
+	if err := rb.checkRepeat(key); err != nil {
+		return err
+	}
+	m := member{key: key, value: v}
+	if key == "cookie" {
+		if err := rb.addCookie(v); err != nil {
+			return err
+		}
+		m.value = nil
+	}
+	rb.trackOrder(key)
+	s := rb.s
+	s.grow()
+	s.members = append(s.members, m)
+	if s.index == nil && len(s.members) > smallObject {
+		s.buildIndex()
+	}
+	return nil
+}
+
+// checkRepeat returns ErrDuplicateKey when key was already seen: pairwise
+// comparison for the few members of a typical record, then the index of
+// member positions (built once there are more than smallObject members), so
+// the cost stays linear however many keys a record has. With the index,
+// key is recorded at the position it is about to take.
+func (rb *recordBuilder) checkRepeat(key string) error {
+	s := rb.s
+	if s.index == nil {
+		rb.work += len(s.members)
+		for _, m := range s.members {
+			if m.key == key {
+				return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+			}
+		}
+		return nil
+	}
+	rb.work++
+	if !s.addIndex(key, len(s.members)) {
+		return fmt.Errorf("%w: %q", ErrDuplicateKey, key)
+	}
+	return nil
+}
+
+// addCookie decodes the "cookie" member's value v into the session.
+func (rb *recordBuilder) addCookie(v []byte) error {
+	if rb.cookieFound {
+		return fmt.Errorf("%w: %q", ErrDuplicateKey, "cookie")
+	}
+	rb.cookieFound = true
+	if v[0] != '{' {
+		return fmt.Errorf("%w: cookie is not an object", ErrBadCookie)
+	}
+	c, err := decodeCookie(v)
+	if err != nil {
+		return err
+	}
+	rb.s.Cookie, rb.s.rawCook = c, v
+	return nil
+}
+
+// trackOrder notes whether key breaks JavaScript property order, which Node
+// never does; the session is then marked outOfOrder.
+func (rb *recordBuilder) trackOrder(key string) {
+	if n, ok := arrayIndex(key); ok {
+		if rb.seenName || (rb.haveIndex && n < rb.last) {
+			rb.s.outOfOrder = true
+		}
+		rb.haveIndex, rb.last = true, n
+	} else {
+		rb.seenName = true
+	}
+}
+
+// finish returns the session once the whole record is known to be valid
+// JSON, or the first semantic error.
+func (rb *recordBuilder) finish() (*Session, error) {
+	countKeyWork(rb.work)
+	if rb.semErr != nil {
+		return nil, rb.semErr
+	}
+	if !rb.cookieFound {
 		return nil, ErrNoCookie
 	}
-	s.orig = s.Cookie.clone()
-	return s, nil
+	rb.s.orig = rb.s.Cookie.clone()
+	return rb.s, nil
 }
 
 // isHidden reports whether `key in session` is true in express-session:

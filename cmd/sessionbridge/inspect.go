@@ -51,43 +51,62 @@ Exit status:
   3  no such session in the store, or it has expired
 `
 
-func runInspect(ctx context.Context, c *cli, args []string) int {
-	const name = "inspect"
+// runInspect is the inspect command.
+func runInspect(ctx context.Context, c *cli, args []string) error {
 	var f flags
-	fs := newFlagSet(name)
+	fs := newFlagSet("inspect")
 	f.addStore(fs)
-	pos, code := c.parse(fs, inspectUsage, args)
-	if code >= 0 {
-		return code
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 1 {
-		return c.usageError(name, inspectUsage, "want exactly one COOKIE argument, got %d", len(pos))
+		return usageErrorf("want exactly one COOKIE argument, got %d", len(pos))
 	}
-	spec, code := c.spec(name, inspectUsage, &f)
-	if code >= 0 {
-		return code
+	spec, err := spec(&f)
+	if err != nil {
+		return err
 	}
-	signer, code := c.signer(name, inspectUsage, &f)
-	if code >= 0 {
-		return code
+	signer, err := signer(&f)
+	if err != nil {
+		return err
 	}
-
 	sid, err := signer.SessionIDLimit(cookieHeader(pos[0], f.cookieName), f.cookieName, 0)
 	if err != nil {
-		return c.fail(exitNoCookie, name, "%s", cookieReason(err, f.cookieName))
+		return fail(errNoCookie, "%s", cookieReason(err, f.cookieName))
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
+	sess, err := loadSession(ctx, spec, &f, sid)
+	if err != nil {
+		return err
+	}
+	out, err := inspectJSON(sid, sess)
+	if err != nil {
+		return fail(errStore, "%s", redact(err.Error(), &f, sid))
+	}
+	if errors.Is(passportError(sess), passportuser.ErrBadPassport) {
+		fmt.Fprintf(c.stderr, "sessionbridge inspect: warning: session.passport is not an object; passport would fail on it\n")
+	}
+	if _, err := c.stdout.Write(out); err != nil {
+		return fail(errStore, "writing the result: %v", err)
+	}
+	return nil
+}
+
+// loadSession loads session sid from the store of spec as the Go library
+// does, without touching or saving it.
+func loadSession(ctx context.Context, spec *storeurl.Spec, f *flags, sid string) (*sessionjson.Session, error) {
 	if spec.Kind == storeurl.File {
 		// Opening a file store creates its directory; inspecting must not.
 		if fi, err := os.Stat(spec.File.Dir); err != nil || !fi.IsDir() {
-			return c.fail(exitError, name, "store error: session directory %s does not exist or is not a directory", spec.File.Dir)
+			return nil, fail(errStore, "store error: session directory %s does not exist or is not a directory", spec.File.Dir)
 		}
 	}
 	store, closer, err := spec.Open(ctx)
 	if err != nil {
-		return c.fail(exitError, name, "store error: %s", redact(err.Error(), &f, sid))
+		return nil, fail(errStore, "store error: %s", redact(err.Error(), f, sid))
 	}
 	defer closer.Close()
 
@@ -98,29 +117,18 @@ func runInspect(ctx context.Context, c *cli, args []string) int {
 		Logger:     slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
-		return c.fail(exitError, name, "%v", err)
+		return nil, fail(errStore, "%v", err)
 	}
 	sess, err := b.LoadID(ctx, sid)
 	switch {
 	case errors.Is(err, sessionbridge.ErrExpired):
-		return c.fail(exitNoSession, name, "the session has expired (its cookie.expires has passed)")
+		return nil, fail(errNoSession, "the session has expired (its cookie.expires has passed)")
 	case errors.Is(err, sessionbridge.ErrNoSession):
-		return c.fail(exitNoSession, name, "no such session in the store (never saved, destroyed, or expired)")
+		return nil, fail(errNoSession, "no such session in the store (never saved, destroyed, or expired)")
 	case err != nil:
-		return c.fail(exitError, name, "store error: %s", redact(err.Error(), &f, sid))
+		return nil, fail(errStore, "store error: %s", redact(err.Error(), f, sid))
 	}
-
-	out, err := inspectJSON(sid, sess.Session)
-	if err != nil {
-		return c.fail(exitError, name, "%s", redact(err.Error(), &f, sid))
-	}
-	if errors.Is(passportError(sess.Session), passportuser.ErrBadPassport) {
-		fmt.Fprintf(c.stderr, "sessionbridge %s: warning: session.passport is not an object; passport would fail on it\n", name)
-	}
-	if _, err := c.stdout.Write(out); err != nil {
-		return c.fail(exitError, name, "writing the result: %v", err)
-	}
-	return exitOK
+	return sess.Session, nil
 }
 
 func passportError(s *sessionjson.Session) error {

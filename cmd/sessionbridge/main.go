@@ -18,13 +18,94 @@ import (
 	"github.com/sessionbridge/sessionbridge/storeurl"
 )
 
-// Exit statuses.
+// Exit statuses, as the package documentation lists them.
 const (
 	exitOK        = 0
-	exitError     = 1 // usage or store error
+	exitFailure   = 1 // usage or store error
 	exitNoCookie  = 2 // cookie missing, unsigned or forged
 	exitNoSession = 3 // no such session, or expired
 )
+
+// Kinds of failure. A command returns an *exitError wrapping one of them;
+// exitStatus maps the kind to the exit status.
+var (
+	errUsage     = errors.New("usage error")             // bad flags or arguments; the usage follows the message
+	errStore     = errors.New("store error")             // the store (or writing the result) failed
+	errNoCookie  = errors.New("no valid session cookie") // missing, unsigned or forged
+	errNoSession = errors.New("no such session")         // not in the store, or expired
+)
+
+// exitError is a command's failure: the message for standard error (never
+// a secret, cookie, session id or store password) and its kind.
+type exitError struct {
+	kind error // errUsage, errStore, errNoCookie or errNoSession
+	msg  string
+}
+
+// Error returns the message for standard error.
+func (e *exitError) Error() string { return e.msg }
+
+// Unwrap returns the kind of failure.
+func (e *exitError) Unwrap() error { return e.kind }
+
+// fail returns an *exitError of the given kind with a formatted message.
+func fail(kind error, format string, args ...any) error {
+	return &exitError{kind: kind, msg: fmt.Sprintf(format, args...)}
+}
+
+// usageErrorf returns a usage error; an empty message prints the usage
+// alone.
+func usageErrorf(format string, args ...any) error {
+	return fail(errUsage, format, args...)
+}
+
+// exitStatus maps a command's result to the tool's exit status: nil and
+// flag.ErrHelp (a help request) are success, and an error of no known kind
+// counts as a store error.
+func exitStatus(err error) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.Is(err, errNoCookie):
+		return exitNoCookie
+	case errors.Is(err, errNoSession):
+		return exitNoSession
+	default:
+		return exitFailure
+	}
+}
+
+// exit reports the result of command name ("" for the tool itself) and
+// returns the exit status. A help request prints usage on standard output;
+// an error prints "sessionbridge [name]: message" on standard error,
+// followed by usage for a usage error. Only an *exitError's message is
+// printed: any other error's text (a store's, say) may hold a secret.
+func (c *cli) exit(name, usage string, err error) int {
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(c.stdout, usage)
+	default:
+		prefix := "sessionbridge"
+		if name != "" {
+			prefix += " " + name
+		}
+		msg := "unexpected error (not shown)"
+		if e := (*exitError)(nil); errors.As(err, &e) {
+			msg = e.msg
+		}
+		if msg != "" {
+			fmt.Fprintf(c.stderr, "%s: %s\n", prefix, msg)
+		}
+		if errors.Is(err, errUsage) {
+			if msg != "" {
+				fmt.Fprintln(c.stderr)
+			}
+			fmt.Fprint(c.stderr, usage)
+		}
+	}
+	return exitStatus(err)
+}
 
 // Environment variables read when the flag is not given (they keep secrets
 // and store passwords out of the process list and shell history).
@@ -55,7 +136,7 @@ type command struct {
 	name  string
 	short string
 	usage string
-	run   func(ctx context.Context, c *cli, args []string) int
+	run   func(ctx context.Context, c *cli, args []string) error
 }
 
 var commands []command
@@ -141,61 +222,49 @@ type cli struct {
 	stdout, stderr io.Writer
 }
 
+// run runs the tool with args and returns its exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := &cli{stdout: stdout, stderr: stderr}
+	name, usage, err := c.dispatch(ctx, args)
+	return c.exit(name, usage, err)
+}
+
+// dispatch runs the command args[0] names. It returns what c.exit needs to
+// report the result: the command's name ("" for the tool itself) and usage.
+func (c *cli) dispatch(ctx context.Context, args []string) (name, usage string, err error) {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, toolUsageText())
-		return exitError
+		return "", toolUsageText(), usageErrorf("")
 	}
-	switch name := args[0]; name {
+	switch arg := args[0]; arg {
 	case "-h", "-help", "--help":
-		fmt.Fprint(stdout, toolUsageText())
-		return exitOK
+		return "", toolUsageText(), flag.ErrHelp
 	case "help":
-		return c.help(args[1:])
+		return "help", toolUsageText(), c.help(args[1:])
 	default:
-		cmd := lookup(name)
+		cmd := lookup(arg)
 		if cmd == nil {
-			if strings.HasPrefix(name, "-") {
-				fmt.Fprintf(stderr, "sessionbridge: flags go after the command: %s\n\n", name)
-			} else {
-				fmt.Fprintf(stderr, "sessionbridge: unknown command %q\n\n", name)
+			if strings.HasPrefix(arg, "-") {
+				return "", toolUsageText(), usageErrorf("flags go after the command: %s", arg)
 			}
-			fmt.Fprint(stderr, toolUsageText())
-			return exitError
+			return "", toolUsageText(), usageErrorf("unknown command %q", arg)
 		}
-		return cmd.run(ctx, c, args[1:])
+		return cmd.name, cmd.usage, cmd.run(ctx, c, args[1:])
 	}
 }
 
-func (c *cli) help(args []string) int {
+// help prints the help for a command, or the store URL syntax.
+func (c *cli) help(args []string) error {
 	switch {
 	case len(args) == 0:
 		fmt.Fprint(c.stdout, toolUsageText())
-		return exitOK
 	case len(args) == 1 && (args[0] == "stores" || args[0] == "store"):
 		fmt.Fprint(c.stdout, storesUsage)
-		return exitOK
 	case len(args) == 1 && lookup(args[0]) != nil:
 		fmt.Fprint(c.stdout, lookup(args[0]).usage)
-		return exitOK
+	default:
+		return usageErrorf("unknown topic %q", strings.Join(args, " "))
 	}
-	fmt.Fprintf(c.stderr, "sessionbridge help: unknown topic %q\n\n", strings.Join(args, " "))
-	fmt.Fprint(c.stderr, toolUsageText())
-	return exitError
-}
-
-// usageError prints a message and the command's usage on stderr.
-func (c *cli) usageError(cmd, usage, format string, args ...any) int {
-	fmt.Fprintf(c.stderr, "sessionbridge %s: %s\n\n", cmd, fmt.Sprintf(format, args...))
-	fmt.Fprint(c.stderr, usage)
-	return exitError
-}
-
-// fail prints a message (never a secret, cookie or session id) on stderr.
-func (c *cli) fail(code int, cmd, format string, args ...any) int {
-	fmt.Fprintf(c.stderr, "sessionbridge %s: %s\n", cmd, fmt.Sprintf(format, args...))
-	return code
+	return nil
 }
 
 // secretList is the repeatable --secret flag. String never shows a secret.
@@ -238,24 +307,23 @@ func (f *flags) addStore(fs *flag.FlagSet) {
 }
 
 // parse parses flags and returns the positional arguments, which may come
-// before, between or after the flags ("--" ends the flags). code is -1 to go
-// on, or the exit status.
-func (c *cli) parse(fs *flag.FlagSet, usage string, args []string) (pos []string, code int) {
+// before, between or after the flags ("--" ends the flags). -h and --help
+// return flag.ErrHelp.
+func parse(fs *flag.FlagSet, args []string) (pos []string, err error) {
 	for {
 		err := fs.Parse(args)
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(c.stdout, usage)
-			return nil, exitOK
+			return nil, flag.ErrHelp
 		}
 		if err != nil {
-			return nil, c.usageError(fs.Name(), usage, "%s", flagError(err))
+			return nil, usageErrorf("%s", flagError(err))
 		}
 		rest := fs.Args()
 		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
-			return append(pos, rest...), -1
+			return append(pos, rest...), nil
 		}
 		if len(rest) == 0 {
-			return pos, -1
+			return pos, nil
 		}
 		pos = append(pos, rest[0])
 		args = rest[1:]
@@ -290,41 +358,41 @@ func flagError(err error) string {
 }
 
 // signer returns the signer of --secret, or $SESSIONBRIDGE_SECRET.
-func (c *cli) signer(cmd, usage string, f *flags) (*cookiesig.Signer, int) {
+func signer(f *flags) (*cookiesig.Signer, error) {
 	if len(f.secrets) == 0 {
 		if s := getenv(envSecret); s != "" {
 			f.secrets = secretList{s}
 		}
 	}
 	if len(f.secrets) == 0 {
-		return nil, c.usageError(cmd, usage, "--secret is required (or set $%s)", envSecret)
+		return nil, usageErrorf("--secret is required (or set $%s)", envSecret)
 	}
 	s, err := cookiesig.NewSigner(f.secrets...)
 	if err != nil {
-		return nil, c.usageError(cmd, usage, "%v", err)
+		return nil, usageErrorf("%v", err)
 	}
-	return s, -1
+	return s, nil
 }
 
 // spec parses --store, or $SESSIONBRIDGE_STORE.
-func (c *cli) spec(cmd, usage string, f *flags) (*storeurl.Spec, int) {
+func spec(f *flags) (*storeurl.Spec, error) {
 	if f.store == "" {
 		f.store = getenv(envStore)
 	}
 	if f.store == "" {
-		return nil, c.usageError(cmd, usage, "--store is required (or set $%s); see 'sessionbridge help stores'", envStore)
+		return nil, usageErrorf("--store is required (or set $%s); see 'sessionbridge help stores'", envStore)
 	}
 	if f.cookieName == "" {
-		return nil, c.usageError(cmd, usage, "--cookie-name must not be empty")
+		return nil, usageErrorf("--cookie-name must not be empty")
 	}
 	if f.timeout <= 0 {
-		return nil, c.usageError(cmd, usage, "--timeout must be positive")
+		return nil, usageErrorf("--timeout must be positive")
 	}
 	s, err := storeurl.Parse(f.store)
 	if err != nil {
-		return nil, c.fail(exitError, cmd, "--store: %s\n(see 'sessionbridge help stores')", strings.TrimPrefix(err.Error(), "storeurl: "))
+		return nil, fail(errStore, "--store: %s\n(see 'sessionbridge help stores')", strings.TrimPrefix(err.Error(), "storeurl: "))
 	}
-	return s, -1
+	return s, nil
 }
 
 // redact removes the secrets and the session id from a message (a store's

@@ -46,64 +46,45 @@ Flags:
 Exit status: 0 created; 1 usage or store error.
 `
 
-func runMint(ctx context.Context, c *cli, args []string) int {
-	const name = "mint"
+// runMint is the mint command.
+func runMint(ctx context.Context, c *cli, args []string) error {
 	var f flags
 	var maxAge int64
 	var user, data string
-	fs := newFlagSet(name)
+	fs := newFlagSet("mint")
 	f.addStore(fs)
 	fs.Int64Var(&maxAge, "max-age", 0, "")
 	fs.StringVar(&user, "user", "", "")
 	fs.StringVar(&data, "data", "", "")
-	pos, code := c.parse(fs, mintUsage, args)
-	if code >= 0 {
-		return code
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 0 {
 		// Not quoted: a store URL or secret with an unquoted space arrives
 		// split, its second half here.
-		return c.usageError(name, mintUsage, "mint takes no arguments, got %d (quote a value that has spaces)", len(pos))
+		return usageErrorf("mint takes no arguments, got %d (quote a value that has spaces)", len(pos))
 	}
 	if maxAge < 0 || maxAge > math.MaxInt64/int64(time.Millisecond) {
-		return c.usageError(name, mintUsage, "--max-age must be a number of milliseconds, 0 or more")
+		return usageErrorf("--max-age must be a number of milliseconds, 0 or more")
 	}
-	var fields []field
-	set := func(s *sessionjson.Session) error { return nil }
-	if user != "" || data != "" {
-		var err error
-		if fields, err = mintFields(user, data); err != nil {
-			return c.usageError(name, mintUsage, "%v", err)
-		}
-		set = func(s *sessionjson.Session) error {
-			for _, fl := range fields {
-				if err := s.SetRaw(fl.key, fl.value); err != nil {
-					if errors.Is(err, sessionjson.ErrReservedKey) {
-						return fmt.Errorf("--data: %q is a name express-session reserves", fl.key)
-					}
-					return fmt.Errorf("--data: member %q: %w", fl.key, err)
-				}
-			}
-			return nil
-		}
-		// Check them on a scratch session before touching the store.
-		if err := set(sessionjson.New(sessionjson.NewCookie(time.Now(), 0))); err != nil {
-			return c.usageError(name, mintUsage, "%v", err)
-		}
+	set, err := mintSetter(user, data)
+	if err != nil {
+		return err
 	}
-	spec, code := c.spec(name, mintUsage, &f)
-	if code >= 0 {
-		return code
+	spec, err := spec(&f)
+	if err != nil {
+		return err
 	}
-	if _, code := c.signer(name, mintUsage, &f); code >= 0 {
-		return code
+	if _, err := signer(&f); err != nil {
+		return err
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	store, closer, err := spec.Open(ctx)
 	if err != nil {
-		return c.fail(exitError, name, "store error: %s", redact(err.Error(), &f, ""))
+		return fail(errStore, "store error: %s", redact(err.Error(), &f, ""))
 	}
 	defer closer.Close()
 	b, err := sessionbridge.New(sessionbridge.Config{
@@ -114,21 +95,62 @@ func runMint(ctx context.Context, c *cli, args []string) int {
 		Logger:     slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
-		return c.fail(exitError, name, "%v", err)
+		return fail(errStore, "%v", err)
 	}
+	out, err := mintSession(ctx, b, &f, set)
+	if err != nil {
+		return err
+	}
+	if _, err := c.stdout.Write(out); err != nil {
+		return fail(errStore, "writing the result: %v", err)
+	}
+	return nil
+}
+
+// mintSetter returns what sets --user and --data on a new session, checked
+// on a scratch session so that a bad value is a usage error found before
+// the store is touched.
+func mintSetter(user, data string) (func(*sessionjson.Session) error, error) {
+	if user == "" && data == "" {
+		return func(*sessionjson.Session) error { return nil }, nil
+	}
+	fields, err := mintFields(user, data)
+	if err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	set := func(s *sessionjson.Session) error {
+		for _, fl := range fields {
+			if err := s.SetRaw(fl.key, fl.value); err != nil {
+				if errors.Is(err, sessionjson.ErrReservedKey) {
+					return fmt.Errorf("--data: %q is a name express-session reserves", fl.key)
+				}
+				return fmt.Errorf("--data: member %q: %w", fl.key, err)
+			}
+		}
+		return nil
+	}
+	if err := set(sessionjson.New(sessionjson.NewCookie(time.Now(), 0))); err != nil {
+		return nil, usageErrorf("%v", err)
+	}
+	return set, nil
+}
+
+// mintSession creates a session with b, sets its fields with set, saves it
+// and returns the JSON line to print.
+func mintSession(ctx context.Context, b *sessionbridge.Bridge, f *flags, set func(*sessionjson.Session) error) ([]byte, error) {
 	sess, err := b.NewSession()
 	if err != nil {
-		return c.fail(exitError, name, "%v", err)
+		return nil, fail(errStore, "%v", err)
 	}
 	if err := set(sess.Session); err != nil {
-		return c.fail(exitError, name, "%v", err)
+		return nil, fail(errStore, "%v", err)
 	}
 	setCookie, err := b.SetCookie(sess)
 	if err != nil {
-		return c.usageError(name, mintUsage, "cookie: %v", err)
+		return nil, usageErrorf("cookie: %v", err)
 	}
 	if err := b.Save(ctx, sess); err != nil {
-		return c.fail(exitError, name, "store error: %s", redact(err.Error(), &f, sess.ID))
+		return nil, fail(errStore, "store error: %s", redact(err.Error(), f, sess.ID))
 	}
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
@@ -138,10 +160,7 @@ func runMint(ctx context.Context, c *cli, args []string) int {
 		Cookie    string `json:"cookie"`
 		SetCookie string `json:"setCookie"`
 	}{sess.ID, b.Signer().CookieValue(sess.ID), setCookie})
-	if _, err := c.stdout.Write(out.Bytes()); err != nil {
-		return c.fail(exitError, name, "writing the result: %v", err)
-	}
-	return exitOK
+	return out.Bytes(), nil
 }
 
 type field struct {

@@ -38,41 +38,41 @@ Exit status: 0 verified; 1 usage error; 2 no secret matches (forged,
 truncated, or signed with another secret) or not a signed value.
 `
 
-func runSign(_ context.Context, c *cli, args []string) int {
-	const name = "sign"
+// runSign is the sign command.
+func runSign(_ context.Context, c *cli, args []string) error {
 	var f flags
-	fs := newFlagSet(name)
+	fs := newFlagSet("sign")
 	f.addSecret(fs)
-	pos, code := c.parse(fs, signUsage, args)
-	if code >= 0 {
-		return code
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 1 {
-		return c.usageError(name, signUsage, "want exactly one VALUE argument, got %d", len(pos))
+		return usageErrorf("want exactly one VALUE argument, got %d", len(pos))
 	}
-	s, code := c.signer(name, signUsage, &f)
-	if code >= 0 {
-		return code
+	s, err := signer(&f)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintln(c.stdout, s.Sign(pos[0]))
-	return exitOK
+	return nil
 }
 
-func runUnsign(_ context.Context, c *cli, args []string) int {
-	const name = "unsign"
+// runUnsign is the unsign command.
+func runUnsign(_ context.Context, c *cli, args []string) error {
 	var f flags
-	fs := newFlagSet(name)
+	fs := newFlagSet("unsign")
 	f.addSecret(fs)
-	pos, code := c.parse(fs, unsignUsage, args)
-	if code >= 0 {
-		return code
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(pos) != 1 {
-		return c.usageError(name, unsignUsage, "want exactly one SIGNED argument, got %d", len(pos))
+		return usageErrorf("want exactly one SIGNED argument, got %d", len(pos))
 	}
-	s, code := c.signer(name, unsignUsage, &f)
-	if code >= 0 {
-		return code
+	s, err := signer(&f)
+	if err != nil {
+		return err
 	}
 	v, err := s.Unsign(pos[0])
 	if err != nil && isCookieValue(pos[0]) {
@@ -82,10 +82,10 @@ func runUnsign(_ context.Context, c *cli, args []string) int {
 		}
 	}
 	if err != nil {
-		return c.fail(exitNoCookie, name, "%s", unsignReason(err))
+		return fail(errNoCookie, "%s", unsignReason(err))
 	}
 	fmt.Fprintln(c.stdout, v)
-	return exitOK
+	return nil
 }
 
 func unsignReason(err error) string {

@@ -139,15 +139,40 @@ type hookRec struct{ called, critical bool }
 //     and data, and waits for the first success (the session written again
 //     first when o.LosesData); then keeps the load a little longer.
 //
-// It then asserts what issue 8 asks: while the server is frozen or down
-// every call fails as a store error (ErrStore; for authorizations a
-// critical Failure wrapping ErrCritical that the Fail hook saw as
-// critical), never as "no session" and never as a success; no call panics;
-// no call, failing or not, returns later than its deadline plus o.Slack;
-// no error string or log line holds the session id; and after the restart
-// the same Store answers again. It logs one line of counts.
+// It then asserts that while the server is frozen or down every call fails
+// as a store error (ErrStore; for authorizations a critical Failure
+// wrapping ErrCritical that the Fail hook saw as critical), never as "no
+// session" and never as a success; no call panics; no call, failing or
+// not, returns later than its deadline plus o.Slack; no error string or log
+// line holds the session id; and after the restart the same Store answers
+// again. It logs one line of counts.
 func RunOutage(t *testing.T, o Outage) Report {
 	t.Helper()
+	o.setDefaults()
+	f := newFixture(t, o.Store)
+	l := startLoad(f, o.Workers, o.Deadline)
+	defer l.halt()
+	at, err := runPhases(o, f, l)
+	l.halt()
+	if err != nil {
+		t.Fatalf("%s: %v", o.Server.Name, err)
+	}
+
+	all := l.calls()
+	a := assess(o, f.sid, at, all, l.since())
+	a.checkRun(f.logs.Bytes())
+	a.logSummary(t)
+	if os.Getenv("FAULTTEST_DEBUG") != "" {
+		a.logDebug(t, all, l.since())
+	}
+	if len(a.problems) > 0 {
+		t.Errorf("%s: %d problems (first %d):\n  %s", o.Server.Name, len(a.problems), min(len(a.problems), maxCallProblems), strings.Join(a.problems, "\n  "))
+	}
+	return a.rep
+}
+
+// setDefaults fills in the zero Workers, Deadline and Slack.
+func (o *Outage) setDefaults() {
 	if o.Workers <= 0 {
 		o.Workers = 8
 	}
@@ -157,23 +182,42 @@ func RunOutage(t *testing.T, o Outage) Report {
 	if o.Slack <= 0 {
 		o.Slack = 2 * time.Second
 	}
-	srv := o.Server
-	var logs nodetest.LockedBuffer
-	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	bridge, err := sessionbridge.New(sessionbridge.Config{
+}
+
+// fixture is the code under test on the store: a Bridge, an Authorizer
+// whose Fail hook accepts every failure (a critical one must still be
+// refused), and the logged-in session the load asks for. Both log into
+// logs, which must never show the session id.
+type fixture struct {
+	bridge *sessionbridge.Bridge
+	auth   *socketauth.Authorizer
+	logs   nodetest.LockedBuffer
+	sess   *sessionbridge.Session
+	sid    string
+	header string // the Cookie header with the signed session id
+}
+
+// newFixture builds the fixture on store and seeds its session
+// (passport.user 7) through it.
+func newFixture(t *testing.T, store sessionbridge.Store) *fixture {
+	t.Helper()
+	f := &fixture{}
+	logger := slog.New(slog.NewTextHandler(&f.logs, nil))
+	var err error
+	f.bridge, err = sessionbridge.New(sessionbridge.Config{
 		Secrets: []string{"fault-test secret"},
-		Store:   o.Store,
+		Store:   store,
 		Logger:  logger,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	auth, err := socketauth.New(socketauth.Config{
-		Bridge: bridge,
+	f.auth, err = socketauth.New(socketauth.Config{
+		Bridge: f.bridge,
 		Logger: logger,
-		Fail: func(ctx context.Context, f *socketauth.Failure) error {
+		Fail: func(ctx context.Context, fail *socketauth.Failure) error {
 			if r, ok := ctx.Value(hookKey{}).(*hookRec); ok {
-				r.called, r.critical = true, f.Critical
+				r.called, r.critical = true, fail.Critical
 			}
 			return nil // accept anything: a critical failure must still be refused
 		},
@@ -182,307 +226,425 @@ func RunOutage(t *testing.T, o Outage) Report {
 		t.Fatal(err)
 	}
 
-	sess, err := bridge.NewSession()
+	f.sess, err = f.bridge.NewSession()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sess.Set("passport", map[string]any{"user": 7}); err != nil {
+	if err := f.sess.Set("passport", map[string]any{"user": 7}); err != nil {
 		t.Fatal(err)
 	}
-	seed := func(ctx context.Context) error { return bridge.Save(ctx, sess) }
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	err = seed(ctx)
+	err = f.seed(ctx)
 	cancel()
 	if err != nil {
 		t.Fatalf("seed the session: %v", err)
 	}
-	sid := sess.ID
-	cookie := bridge.Signer().CookieValue(sid)
-	header := bridge.CookieName() + "=" + cookie
+	f.sid = f.sess.ID
+	f.header = f.bridge.CookieName() + "=" + f.bridge.Signer().CookieValue(f.sid)
+	return f
+}
 
-	base := time.Now()
-	since := func() time.Duration { return time.Since(base) }
-	var (
-		stop      = make(chan struct{})
-		wg        sync.WaitGroup
-		perWorker = make([][]call, o.Workers)
-		// per operation, the latest start (ns since base, +1) of a success
-		lastOK [len(opNames)]atomic.Int64
-	)
-	one := func(op opKind) (c call) {
-		c.op = op
-		ctx, cancel := context.WithTimeout(context.Background(), o.Deadline)
-		defer cancel()
-		rec := &hookRec{}
-		ctx = context.WithValue(ctx, hookKey{}, rec)
-		c.start = since()
-		defer func() {
-			c.end = since()
-			if p := recover(); p != nil {
-				c.res, c.why = resPanic, fmt.Sprintf("panic: %v\n%s", p, debug.Stack())
-			}
-			c.hookCalled, c.hookCrit = rec.called, rec.critical
-		}()
-		switch op {
-		case opLoadID, opLoad:
-			var s *sessionbridge.Session
-			if op == opLoadID {
-				s, c.err = bridge.LoadID(ctx, sid)
-			} else {
-				r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
-				r.Header.Set("Cookie", header)
-				s, c.err = bridge.Load(r)
-			}
-			c.res, c.why = classifyLoad(s, c.err)
-		case opAuthorize:
-			r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/socket.io/?EIO=4&transport=websocket", nil)
-			r.Header.Set("Cookie", header)
-			a, err := auth.Authorize(ctx, r, nil)
-			c.err = err
-			c.res, c.anonymous, c.why = classifyAuth(a, err)
-		}
-		return c
-	}
-	for w := range o.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ops := [...]opKind{opLoadID, opAuthorize, opLoad, opAuthorize}
-			for i := w; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				c := one(ops[i%len(ops)])
-				perWorker[w] = append(perWorker[w], c)
-				if c.res == resOK {
-					last := &lastOK[c.op]
-					for v := last.Load(); int64(c.start)+1 > v && !last.CompareAndSwap(v, int64(c.start)+1); v = last.Load() {
-					}
-				}
-				time.Sleep(2 * time.Millisecond) // a steady load, not a spin
-			}
-		}()
-	}
-	stopped := false
-	halt := func() {
-		if !stopped {
-			stopped = true
-			close(stop)
-			wg.Wait()
-		}
-	}
-	defer halt()
-	// successAfter waits until every operation has succeeded in a call
-	// that started at or after from; false after recoverWait.
-	successAfter := func(from time.Duration) bool {
-		deadline := time.Now().Add(recoverWait)
-		for time.Now().Before(deadline) {
-			all := true
-			for i := range lastOK {
-				all = all && lastOK[i].Load() > int64(from)
-			}
-			if all {
-				return true
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
-		return false
-	}
+// seed writes the session through the store.
+func (f *fixture) seed(ctx context.Context) error { return f.bridge.Save(ctx, f.sess) }
 
-	// 1. Healthy: at least healthyFor, and until every operation succeeded
-	// (a fresh client may spend the first deadlines connecting).
-	if !successAfter(0) {
-		halt()
-		t.Fatalf("%s: not every operation succeeded within %v of a healthy run", srv.Name, recoverWait)
-	}
-	time.Sleep(healthyFor - min(healthyFor, since()))
-	// 2. Frozen.
-	frozenFor := o.Deadline + o.Slack + frozenExtra
-	srv.Freeze()
-	frozenAt := since()
-	time.Sleep(frozenFor)
-	thawAt := since()
-	srv.Thaw()
-	if !successAfter(thawAt) {
-		halt()
-		t.Fatalf("%s: no success within %v after the thaw", srv.Name, recoverWait)
-	}
-	// 3. Down.
-	srv.Stop()
-	downAt := since() // the port refuses from here on
-	time.Sleep(downFor)
-	restartAt := since()
-	srv.Start()
-	upAt := since()
-	reseededAt := upAt
-	if o.LosesData {
-		// memcached came back empty: write the session again through the
-		// same store (and client).
-		deadline := time.Now().Add(recoverWait)
-		for {
-			ctx, cancel := context.WithTimeout(context.Background(), o.Deadline)
-			err := seed(ctx)
-			cancel()
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				halt()
-				t.Fatalf("%s: could not write the session again after the restart: %v", srv.Name, err)
-			}
-			time.Sleep(10 * time.Millisecond)
+// reseed writes the session again through the same store (and client),
+// each try with its own deadline, until it succeeds or recoverWait passed.
+func (f *fixture) reseed(deadline time.Duration) error {
+	giveUp := time.Now().Add(recoverWait)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), deadline)
+		err := f.seed(ctx)
+		cancel()
+		if err == nil || time.Now().After(giveUp) {
+			return err
 		}
-		reseededAt = since()
+		time.Sleep(10 * time.Millisecond)
 	}
-	if !successAfter(reseededAt) {
-		halt()
-		t.Fatalf("%s: the same store did not recover within %v after the restart", srv.Name, recoverWait)
-	}
-	time.Sleep(afterFor)
-	halt()
+}
 
-	// Assertions.
-	rep := Report{Store: srv.Name}
+// load is the steady load on a fixture: goroutines calling
+// Bridge.LoadID, Authorizer.Authorize, Bridge.Load and
+// Authorizer.Authorize in turn, 2 ms apart, each call with its own
+// deadline, every call recorded. Times are on its clock (since).
+type load struct {
+	f         *fixture
+	deadline  time.Duration
+	base      time.Time
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	halted    bool
+	perWorker [][]call
+	// per operation, the latest start (ns since base, +1) of a success
+	lastOK [len(opNames)]atomic.Int64
+}
+
+// startLoad starts the clock and the workers.
+func startLoad(f *fixture, workers int, deadline time.Duration) *load {
+	l := &load{f: f, deadline: deadline, base: time.Now(), stop: make(chan struct{}), perWorker: make([][]call, workers)}
+	for w := range workers {
+		l.wg.Add(1)
+		go l.work(w)
+	}
+	return l
+}
+
+// since is the load's clock: the time since it started.
+func (l *load) since() time.Duration { return time.Since(l.base) }
+
+// work is worker w's loop, until halt.
+func (l *load) work(w int) {
+	defer l.wg.Done()
+	ops := [...]opKind{opLoadID, opAuthorize, opLoad, opAuthorize}
+	for i := w; ; i++ {
+		select {
+		case <-l.stop:
+			return
+		default:
+		}
+		c := l.do(ops[i%len(ops)])
+		l.perWorker[w] = append(l.perWorker[w], c)
+		if c.res == resOK {
+			last := &l.lastOK[c.op]
+			for v := last.Load(); int64(c.start)+1 > v && !last.CompareAndSwap(v, int64(c.start)+1); v = last.Load() {
+			}
+		}
+		time.Sleep(2 * time.Millisecond) // a steady load, not a spin
+	}
+}
+
+// do makes one call of op and classifies its answer; a panic is
+// recovered and recorded as resPanic.
+func (l *load) do(op opKind) (c call) {
+	c.op = op
+	ctx, cancel := context.WithTimeout(context.Background(), l.deadline)
+	defer cancel()
+	rec := &hookRec{}
+	ctx = context.WithValue(ctx, hookKey{}, rec)
+	c.start = l.since()
+	defer func() {
+		c.end = l.since()
+		if p := recover(); p != nil {
+			c.res, c.why = resPanic, fmt.Sprintf("panic: %v\n%s", p, debug.Stack())
+		}
+		c.hookCalled, c.hookCrit = rec.called, rec.critical
+	}()
+	switch op {
+	case opLoadID, opLoad:
+		var s *sessionbridge.Session
+		if op == opLoadID {
+			s, c.err = l.f.bridge.LoadID(ctx, l.f.sid)
+		} else {
+			r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
+			r.Header.Set("Cookie", l.f.header)
+			s, c.err = l.f.bridge.Load(r)
+		}
+		c.res, c.why = classifyLoad(s, c.err)
+	case opAuthorize:
+		r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/socket.io/?EIO=4&transport=websocket", nil)
+		r.Header.Set("Cookie", l.f.header)
+		a, err := l.f.auth.Authorize(ctx, r, nil)
+		c.err = err
+		c.res, c.anonymous, c.why = classifyAuth(a, err)
+	}
+	return c
+}
+
+// halt stops the workers and waits for them; calling it again does nothing.
+func (l *load) halt() {
+	if !l.halted {
+		l.halted = true
+		close(l.stop)
+		l.wg.Wait()
+	}
+}
+
+// successAfter waits until every operation has succeeded in a call that
+// started at or after from; false after recoverWait.
+func (l *load) successAfter(from time.Duration) bool {
+	deadline := time.Now().Add(recoverWait)
+	for time.Now().Before(deadline) {
+		all := true
+		for i := range l.lastOK {
+			all = all && l.lastOK[i].Load() > int64(from)
+		}
+		if all {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return false
+}
+
+// calls returns every call made, worker after worker; only after halt.
+func (l *load) calls() []call {
 	var all []call
-	for _, cs := range perWorker {
+	for _, cs := range l.perWorker {
 		all = append(all, cs...)
 	}
-	// The first success after the thaw and after the restart (and rewrite).
-	recoveredAt, thawedOK := since(), since()
-	for _, c := range all {
-		if c.res == resOK && c.start >= reseededAt {
-			recoveredAt = min(recoveredAt, c.end)
-		}
-		if c.res == resOK && c.start >= thawAt && c.end <= downAt {
-			thawedOK = min(thawedOK, c.end)
-		}
+	return all
+}
+
+// timeline is when each phase of the run began, on the load's clock.
+type timeline struct {
+	frozenFor  time.Duration // how long the server stayed frozen
+	frozenAt   time.Duration // SIGSTOP sent
+	thawAt     time.Duration // SIGCONT about to be sent
+	downAt     time.Duration // stopped: the port refuses from here on
+	restartAt  time.Duration // the restart began
+	upAt       time.Duration // the restarted server accepts connections
+	reseededAt time.Duration // the session written again (LosesData), else upAt
+}
+
+// runPhases takes the server under load through the healthy, frozen and
+// down phases, then keeps the load going for afterFor. An error says the
+// store did not answer when it should have.
+func runPhases(o Outage, f *fixture, l *load) (timeline, error) {
+	var at timeline
+	if err := warmUp(l); err != nil {
+		return at, err
 	}
-	rep.Recovery, rep.FreezeRecovery = recoveredAt-upAt, thawedOK-thawAt
-	rep.Calls = len(all)
-	var (
-		healthyOK                      [3]int
-		outageByOp, hangByOp           [3]int
-		bad                            []string
-		afterRecovery, afterRecoveryOK int
-	)
-	report := func(c call, what string) {
-		if len(bad) < 20 {
-			msg := fmt.Sprintf("%s at %v (%v): %s: %s", opNames[c.op], c.start.Round(time.Millisecond), c.dur().Round(time.Millisecond), c.res, what)
-			if c.err != nil {
-				msg += ": " + c.err.Error()
-			}
-			if c.why != "" {
-				msg += " (" + c.why + ")"
-			}
-			bad = append(bad, msg)
-		}
+	if err := at.freeze(o, l); err != nil {
+		return at, err
 	}
-	for _, c := range all {
-		hang := c.start >= frozenAt+freezeMargin && c.end <= thawAt
-		outage := c.start >= downAt && c.end <= restartAt
-		// Calls that may truthfully answer "no session": memcached lost
-		// the record between its restart and the write that restored it.
-		mayBeGone := o.LosesData && c.end >= restartAt && c.start < reseededAt
-		if c.res == resOK && c.end <= frozenAt {
-			healthyOK[c.op]++
-		}
-		if c.res == resPanic {
-			rep.Panics++
-			report(c, "panicked")
-		}
-		if c.res == resOther {
-			report(c, "neither a session, nor no session, nor a store error")
-		}
-		if c.res == resNoSession && !mayBeGone {
-			report(c, "an existing session was reported missing (an outage served as a logout)")
-		}
-		if c.anonymous && !mayBeGone {
-			rep.FalseAccepts++
-			report(c, "accepted as anonymous")
-		}
-		if hang {
-			rep.HangCalls++
-			hangByOp[c.op]++
-		}
-		if outage {
-			rep.OutageCalls++
-			outageByOp[c.op]++
-		}
-		if hang || outage {
-			if c.res == resOK {
-				rep.FalseAccepts++
-				report(c, "succeeded while the server was frozen or down")
-			} else if c.res != resStore {
-				report(c, "not a store error while the server was frozen or down")
-			}
-		}
-		if c.res == resStore && c.op == opAuthorize && !(c.hookCalled && c.hookCrit) {
-			report(c, "the Fail hook did not see the failure as critical")
-		}
-		if c.res != resOK {
-			rep.SlowestFailure = max(rep.SlowestFailure, c.dur())
-		}
-		if c.dur() > o.Deadline+o.Slack {
-			report(c, fmt.Sprintf("returned %v after its %v deadline: it hung", c.dur()-o.Deadline, o.Deadline))
-		}
-		if c.start >= recoveredAt {
-			afterRecovery++
-			if c.res == resOK {
-				afterRecoveryOK++
-			} else {
-				rep.ErrorsAfterRecovery++
-			}
-		}
-		if c.err != nil && strings.Contains(c.err.Error(), sid) {
-			report(c, "the error string contains the session id")
-		}
+	if err := at.crash(o, f, l); err != nil {
+		return at, err
 	}
-	if bytes.Contains(logs.Bytes(), []byte(sid)) {
-		bad = append(bad, "a log line contains the session id")
+	time.Sleep(afterFor)
+	return at, nil
+}
+
+// warmUp lets the server run healthy for at least healthyFor and until
+// every operation succeeded (a fresh client may spend the first deadlines
+// connecting).
+func warmUp(l *load) error {
+	if !l.successAfter(0) {
+		return fmt.Errorf("not every operation succeeded within %v of a healthy run", recoverWait)
 	}
-	for op, n := range healthyOK {
-		if n == 0 {
-			bad = append(bad, fmt.Sprintf("no %s succeeded before the freeze: the setup is broken", opNames[op]))
-		}
-		if outageByOp[op] == 0 {
-			bad = append(bad, fmt.Sprintf("no %s call fell inside the outage window", opNames[op]))
-		}
-		if hangByOp[op] == 0 {
-			bad = append(bad, fmt.Sprintf("no %s call fell inside the freeze window", opNames[op]))
-		}
+	time.Sleep(healthyFor - min(healthyFor, l.since()))
+	return nil
+}
+
+// freeze freezes the server for longer than a call's deadline plus slack,
+// thaws it and waits for every operation to succeed again.
+func (at *timeline) freeze(o Outage, l *load) error {
+	at.frozenFor = o.Deadline + o.Slack + frozenExtra
+	o.Server.Freeze()
+	at.frozenAt = l.since()
+	time.Sleep(at.frozenFor)
+	at.thawAt = l.since()
+	o.Server.Thaw()
+	if !l.successAfter(at.thawAt) {
+		return fmt.Errorf("no success within %v after the thaw", recoverWait)
 	}
-	if afterRecoveryOK == 0 {
-		bad = append(bad, "no call succeeded after the recovery")
-	}
-	rewritten := ""
+	return nil
+}
+
+// crash stops the server hard for downFor, restarts it on the same port
+// and data, writes the session again when the server lost it
+// (o.LosesData), and waits for every operation to succeed through the
+// same store.
+func (at *timeline) crash(o Outage, f *fixture, l *load) error {
+	o.Server.Stop()
+	at.downAt = l.since()
+	time.Sleep(downFor)
+	at.restartAt = l.since()
+	o.Server.Start()
+	at.upAt = l.since()
+	at.reseededAt = at.upAt
 	if o.LosesData {
-		rewritten = " (the session written again: " + srv.Name + " keeps no data)"
+		if err := f.reseed(o.Deadline); err != nil {
+			return fmt.Errorf("could not write the session again after the restart: %w", err)
+		}
+		at.reseededAt = l.since()
+	}
+	if !l.successAfter(at.reseededAt) {
+		return fmt.Errorf("the same store did not recover within %v after the restart", recoverWait)
+	}
+	return nil
+}
+
+// windows places c in the timeline: hang, made entirely while the server
+// was frozen; outage, made entirely while it was down; mayBeGone, it may
+// truthfully answer "no session" because the server lost the record
+// between its restart and the write that restored it.
+func (at timeline) windows(c call, losesData bool) (hang, outage, mayBeGone bool) {
+	hang = c.start >= at.frozenAt+freezeMargin && c.end <= at.thawAt
+	outage = c.start >= at.downAt && c.end <= at.restartAt
+	mayBeGone = losesData && c.end >= at.restartAt && c.start < at.reseededAt
+	return hang, outage, mayBeGone
+}
+
+// maxCallProblems caps the problems listed about single calls.
+const maxCallProblems = 20
+
+// assessment is what the recorded calls show against the timeline.
+type assessment struct {
+	o   Outage
+	at  timeline
+	sid string
+
+	rep      Report
+	problems []string
+	// recoveredAt and thawedOK end the first success after the restart
+	// (and rewrite) and after the thaw.
+	recoveredAt, thawedOK time.Duration
+	// afterRecovery counts the calls started at or after recoveredAt,
+	// afterRecoveryOK the successes among them.
+	afterRecovery, afterRecoveryOK int
+	// per operation: successes before the freeze, calls inside the outage
+	// window and inside the freeze window
+	healthyOK, outageByOp, hangByOp [len(opNames)]int
+}
+
+// assess measures the recoveries and checks every call; now is the
+// load's clock after halt.
+func assess(o Outage, sid string, at timeline, all []call, now time.Duration) *assessment {
+	a := &assessment{o: o, at: at, sid: sid, rep: Report{Store: o.Server.Name, Calls: len(all)}}
+	a.recoveredAt, a.thawedOK = now, now
+	for _, c := range all {
+		if c.res == resOK && c.start >= at.reseededAt {
+			a.recoveredAt = min(a.recoveredAt, c.end)
+		}
+		if c.res == resOK && c.start >= at.thawAt && c.end <= at.downAt {
+			a.thawedOK = min(a.thawedOK, c.end)
+		}
+	}
+	a.rep.Recovery, a.rep.FreezeRecovery = a.recoveredAt-at.upAt, a.thawedOK-at.thawAt
+	for _, c := range all {
+		a.checkCall(c)
+	}
+	return a
+}
+
+// problem records what is wrong with c, up to maxCallProblems.
+func (a *assessment) problem(c call, what string) {
+	if len(a.problems) >= maxCallProblems {
+		return
+	}
+	msg := fmt.Sprintf("%s at %v (%v): %s: %s", opNames[c.op], c.start.Round(time.Millisecond), c.dur().Round(time.Millisecond), c.res, what)
+	if c.err != nil {
+		msg += ": " + c.err.Error()
+	}
+	if c.why != "" {
+		msg += " (" + c.why + ")"
+	}
+	a.problems = append(a.problems, msg)
+}
+
+// checkCall counts c into the report and records what is wrong with it.
+func (a *assessment) checkCall(c call) {
+	hang, outage, mayBeGone := a.at.windows(c, a.o.LosesData)
+	if c.res == resOK && c.end <= a.at.frozenAt {
+		a.healthyOK[c.op]++
+	}
+	if c.res == resPanic {
+		a.rep.Panics++
+		a.problem(c, "panicked")
+	}
+	if c.res == resOther {
+		a.problem(c, "neither a session, nor no session, nor a store error")
+	}
+	if c.res == resNoSession && !mayBeGone {
+		a.problem(c, "an existing session was reported missing (an outage served as a logout)")
+	}
+	if c.anonymous && !mayBeGone {
+		a.rep.FalseAccepts++
+		a.problem(c, "accepted as anonymous")
+	}
+	if hang {
+		a.rep.HangCalls++
+		a.hangByOp[c.op]++
+	}
+	if outage {
+		a.rep.OutageCalls++
+		a.outageByOp[c.op]++
+	}
+	if hang || outage {
+		if c.res == resOK {
+			a.rep.FalseAccepts++
+			a.problem(c, "succeeded while the server was frozen or down")
+		} else if c.res != resStore {
+			a.problem(c, "not a store error while the server was frozen or down")
+		}
+	}
+	if c.res == resStore && c.op == opAuthorize && !(c.hookCalled && c.hookCrit) {
+		a.problem(c, "the Fail hook did not see the failure as critical")
+	}
+	if c.res != resOK {
+		a.rep.SlowestFailure = max(a.rep.SlowestFailure, c.dur())
+	}
+	if c.dur() > a.o.Deadline+a.o.Slack {
+		a.problem(c, fmt.Sprintf("returned %v after its %v deadline: it hung", c.dur()-a.o.Deadline, a.o.Deadline))
+	}
+	if c.start >= a.recoveredAt {
+		a.afterRecovery++
+		if c.res == resOK {
+			a.afterRecoveryOK++
+		} else {
+			a.rep.ErrorsAfterRecovery++
+		}
+	}
+	if c.err != nil && strings.Contains(c.err.Error(), a.sid) {
+		a.problem(c, "the error string contains the session id")
+	}
+}
+
+// checkRun records what is wrong with the run as a whole: the session id
+// in logs, an operation that never succeeded before the freeze or never
+// fell inside a window, no success after the recovery.
+func (a *assessment) checkRun(logs []byte) {
+	if bytes.Contains(logs, []byte(a.sid)) {
+		a.problems = append(a.problems, "a log line contains the session id")
+	}
+	for op, n := range a.healthyOK {
+		if n == 0 {
+			a.problems = append(a.problems, fmt.Sprintf("no %s succeeded before the freeze: the setup is broken", opNames[op]))
+		}
+		if a.outageByOp[op] == 0 {
+			a.problems = append(a.problems, fmt.Sprintf("no %s call fell inside the outage window", opNames[op]))
+		}
+		if a.hangByOp[op] == 0 {
+			a.problems = append(a.problems, fmt.Sprintf("no %s call fell inside the freeze window", opNames[op]))
+		}
+	}
+	if a.afterRecoveryOK == 0 {
+		a.problems = append(a.problems, "no call succeeded after the recovery")
+	}
+}
+
+// logSummary logs the run's one line of counts.
+func (a *assessment) logSummary(t *testing.T) {
+	t.Helper()
+	name, rep := a.o.Server.Name, a.rep
+	rewritten := ""
+	if a.o.LosesData {
+		rewritten = " (the session written again: " + name + " keeps no data)"
 	}
 	t.Logf("store faults %s: down %v: %d requests, %d false accepts, %d panics; "+
 		"frozen %v: %d requests; slowest failure %v (deadline %v); "+
 		"recovered %v after the restart%s (%v after the thaw), %d of %d calls after that failed; %d calls in all",
-		srv.Name, downFor, rep.OutageCalls, rep.FalseAccepts, rep.Panics,
-		frozenFor, rep.HangCalls, rep.SlowestFailure.Round(time.Millisecond), o.Deadline,
+		name, downFor, rep.OutageCalls, rep.FalseAccepts, rep.Panics,
+		a.at.frozenFor, rep.HangCalls, rep.SlowestFailure.Round(time.Millisecond), a.o.Deadline,
 		rep.Recovery.Round(time.Millisecond), rewritten, rep.FreezeRecovery.Round(time.Millisecond),
-		rep.ErrorsAfterRecovery, afterRecovery, rep.Calls)
-	if os.Getenv("FAULTTEST_DEBUG") != "" {
-		t.Logf("phases: frozen %v thaw %v thawedOK %v down %v restart %v up %v reseeded %v recovered %v end %v", frozenAt, thawAt, thawedOK, downAt, restartAt, upAt, reseededAt, recoveredAt, since())
-		sort.Slice(all, func(i, j int) bool { return all[i].dur() > all[j].dur() })
-		for _, c := range all[:min(8, len(all))] {
-			t.Logf("slow: %s %v start %v dur %v err %v", opNames[c.op], c.res, c.start, c.dur(), c.err)
-		}
-		for _, c := range all {
-			if c.start >= recoveredAt && c.res != resOK {
-				t.Logf("failed after recovery: %s %v start %v dur %v err %v", opNames[c.op], c.res, c.start, c.dur(), c.err)
-			}
+		rep.ErrorsAfterRecovery, a.afterRecovery, rep.Calls)
+}
+
+// logDebug logs the phase times, the slowest calls and the calls that
+// failed after the recovery (FAULTTEST_DEBUG); it sorts all. now is the
+// load's clock.
+func (a *assessment) logDebug(t *testing.T, all []call, now time.Duration) {
+	t.Helper()
+	at := a.at
+	t.Logf("phases: frozen %v thaw %v thawedOK %v down %v restart %v up %v reseeded %v recovered %v end %v", at.frozenAt, at.thawAt, a.thawedOK, at.downAt, at.restartAt, at.upAt, at.reseededAt, a.recoveredAt, now)
+	sort.Slice(all, func(i, j int) bool { return all[i].dur() > all[j].dur() })
+	for _, c := range all[:min(8, len(all))] {
+		t.Logf("slow: %s %v start %v dur %v err %v", opNames[c.op], c.res, c.start, c.dur(), c.err)
+	}
+	for _, c := range all {
+		if c.start >= a.recoveredAt && c.res != resOK {
+			t.Logf("failed after recovery: %s %v start %v dur %v err %v", opNames[c.op], c.res, c.start, c.dur(), c.err)
 		}
 	}
-	if len(bad) > 0 {
-		t.Errorf("%s: %d problems (first %d):\n  %s", srv.Name, len(bad), min(len(bad), 20), strings.Join(bad, "\n  "))
-	}
-	return rep
 }
 
 // classifyLoad sorts a Bridge.LoadID/Load answer.

@@ -1,6 +1,7 @@
 // Package faulttest starts private server instances (Redis, memcached,
 // PostgreSQL, the FerretDB MongoDB-wire server) for fault tests, breaks them
-// on demand and runs a steady session load across the outage (RunOutage).
+// on demand and runs a steady session load across the outage (RunOutage;
+// StoreOutage is a store package's whole outage test).
 //
 // Each Server listens on its own loopback port and keeps its data in its own
 // directory; the shared servers of `make services` (6379, 5432, 11211, 27017,

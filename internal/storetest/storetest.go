@@ -1,7 +1,8 @@
-// Package storetest holds the checks every store must pass: the
-// sessionbridge.Store contract against a real server, and the both-way
-// checks against the live Node harness (testdata/node/app.js) using the
-// matching connect-* package.
+// Package storetest holds the checks of the built-in stores that need more
+// than the store: the both-way checks against the live Node harness
+// (testdata/node/app.js) using the matching connect-* package, and the
+// record size limits. The store-agnostic sessionbridge.Store contract is
+// the public package sessionbridgetest, which every store's tests run too.
 package storetest
 
 import (
@@ -20,111 +21,6 @@ import (
 	"github.com/sessionbridge/sessionbridge/internal/nodetest"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 )
-
-// Contract checks the sessionbridge.Store contract: not found, set/get
-// byte-identical, overwrite, touch, destroy, an already expired cookie,
-// cancelled contexts and concurrent use. touchMissingIsNotFound says whether
-// Touch of a missing session must report ErrNotFound (stores that rewrite
-// the record on touch, like connect-memcached, create it instead).
-func Contract(t *testing.T, store sessionbridge.Store, touchMissingIsNotFound bool) {
-	ctx := context.Background()
-	now := time.Now()
-	sid := func() string { id, _ := sessionbridge.NewID(); return id }
-
-	if _, err := store.Get(ctx, sid()); !errors.Is(err, sessionbridge.ErrNotFound) {
-		t.Fatalf("Get of a missing session: %v, want ErrNotFound", err)
-	}
-
-	id := sid()
-	s := sessionjson.New(sessionjson.NewCookie(now, time.Hour))
-	must(t, s.Set("passport", map[string]any{"user": json.Number("12345678901234567890")}))
-	must(t, s.Set("note", "é😀\u2028<&>"))
-	want, _ := s.Encode()
-	must(t, store.Set(ctx, id, s))
-	got, err := store.Get(ctx, id)
-	if err != nil {
-		t.Fatalf("Get after Set: %v", err)
-	}
-	if b, _ := got.Encode(); string(b) != string(want) {
-		t.Fatalf("record changed in the store:\n got %s\nwant %s", b, want)
-	}
-
-	must(t, got.Set("note", "changed"))
-	must(t, store.Set(ctx, id, got))
-	again, err := store.Get(ctx, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var note string
-	must(t, again.Get("note", &note))
-	if note != "changed" {
-		t.Fatalf("overwrite lost: %q", note)
-	}
-
-	again.Touch(now.Add(30 * time.Minute))
-	if err := store.Touch(ctx, id, again); err != nil {
-		t.Fatalf("Touch: %v", err)
-	}
-	if _, err := store.Get(ctx, id); err != nil {
-		t.Fatalf("Get after Touch: %v", err)
-	}
-	if touchMissingIsNotFound {
-		if err := store.Touch(ctx, sid(), again); !errors.Is(err, sessionbridge.ErrNotFound) {
-			t.Fatalf("Touch of a missing session: %v, want ErrNotFound", err)
-		}
-	}
-
-	must(t, store.Destroy(ctx, id))
-	if _, err := store.Get(ctx, id); !errors.Is(err, sessionbridge.ErrNotFound) {
-		t.Fatalf("Get after Destroy: %v", err)
-	}
-	must(t, store.Destroy(ctx, id)) // destroying twice is fine
-
-	// A cookie that already expired: the store must not hand it back.
-	old := sessionjson.New(sessionjson.NewCookie(now.Add(-2*time.Hour), time.Hour))
-	oid := sid()
-	must(t, store.Set(ctx, oid, old))
-	if _, err := store.Get(ctx, oid); !errors.Is(err, sessionbridge.ErrNotFound) {
-		t.Fatalf("Get of a session set with a past expiry: %v, want ErrNotFound", err)
-	}
-
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	if _, err := store.Get(cctx, id); err == nil || errors.Is(err, sessionbridge.ErrNotFound) {
-		t.Fatalf("Get with a cancelled context: %v, want a context error", err)
-	}
-
-	var wg sync.WaitGroup
-	errs := make(chan error, 32)
-	for i := 0; i < 16; i++ {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			id := sid()
-			s := sessionjson.New(sessionjson.NewCookie(time.Now(), time.Hour))
-			_ = s.Set("i", i)
-			if err := store.Set(ctx, id, s); err != nil {
-				errs <- err
-				return
-			}
-			g, err := store.Get(ctx, id)
-			if err != nil {
-				errs <- err
-				return
-			}
-			var j int
-			if err := g.Get("i", &j); err != nil || j != i {
-				errs <- fmt.Errorf("concurrent session %d read back %d (%v)", i, j, err)
-			}
-			_ = store.Destroy(ctx, id)
-		}(i)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
-}
 
 func must(t *testing.T, err error) {
 	t.Helper()

@@ -60,7 +60,7 @@
 //
 // # passport.socketio's bugs, and what this package does instead
 //
-// The numbers are those of FORMATS.md §11 (passport.socketio 3.7.0).
+// The bugs are those of passport.socketio 3.7.0, its last release.
 //
 //  1. An unsigned ?session_id=<sid> was accepted and overrode the cookie.
 //     Here the session id comes only from a signed value: the Cookie header,

@@ -218,99 +218,149 @@ func Middleware(a *socketauth.Authorizer, opts Options) socket.NamespaceMiddlewa
 	if opts.RevokeEvent == "" {
 		opts.RevokeEvent = DefaultRevokeEvent
 	}
-	var hooked sync.Map // socket.Namespace -> struct{}: "connection" listener installed
-	onConnection := func(args ...any) {
-		if len(args) == 0 {
-			return
-		}
-		s, ok := args[0].(*socket.Socket)
-		if !ok {
-			return
-		}
-		d, ok := FromSocket(s)
-		if !ok || d.conn == nil {
-			return
-		}
-		d.conn.start(s, d.auth, opts, a.Logger())
+	m := &middleware{a: a, opts: opts}
+	return m.serve
+}
+
+// middleware is the state one Middleware shares between connections.
+type middleware struct {
+	a        *socketauth.Authorizer
+	opts     Options  // with defaults applied
+	hooked   sync.Map // socket.Namespace -> struct{}: "connection" listener installed
+	warnSkip sync.Once
+}
+
+// serve is the namespace middleware: it authorizes the CONNECT of s, sets
+// up its Data and user room, tracks it if asked to, and calls next with nil
+// or the rejection.
+func (m *middleware) serve(s *socket.Socket, next func(*socket.ExtendedError)) {
+	ctx, cancel := context.WithTimeout(context.Background(), m.opts.Timeout)
+	defer cancel()
+	res, err := m.authorize(ctx, s)
+	if err != nil {
+		next(rejection(err))
+		return
 	}
-	var warnSkip sync.Once
-	return func(s *socket.Socket, next func(*socket.ExtendedError)) {
-		ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
-		defer cancel()
-		if skipsMiddlewares(s) {
-			warnSkip.Do(func() {
-				a.Logger().LogAttrs(ctx, slog.LevelError, "socketio: every connection is refused: "+errSkipMiddlewares.Error())
-			})
-			next(rejection(&socketauth.Failure{Message: "session check unavailable", Critical: true,
-				Err: fmt.Errorf("%w: %w", socketauth.ErrCritical, errSkipMiddlewares)}))
-			return
-		}
-		var r *http.Request
-		if hc := s.Request(); hc != nil {
-			r = hc.Request()
-		}
-		if r == nil {
-			next(rejection(&socketauth.Failure{Message: "no handshake request", Critical: true}))
-			return
-		}
-		var payload map[string]any
-		if hs := s.Handshake(); hs != nil {
-			payload = hs.Auth
-		}
-		res, err := a.Authorize(ctx, r, payload)
-		if err != nil {
-			next(rejection(err))
-			return
-		}
-		// Keep only what the socket needs: a copy of the user (so the record
-		// it points into can be collected) unless the session is wanted.
-		kept := res
-		var sid string
-		if res.Session != nil {
-			sid = res.Session.ID
-		}
-		if !opts.KeepSession {
-			kept = &socketauth.Auth{StoredUser: bytes.Clone(res.StoredUser), User: res.User, LoggedIn: res.LoggedIn}
-		}
-		d := &Data{User: kept.StoredUser, LoggedIn: res.LoggedIn, auth: kept}
-		var room socket.Room
-		if res.LoggedIn {
-			room, err = UserRoom(res.StoredUser)
-			if err != nil { // cannot happen for a stored passport user
-				next(rejection(&socketauth.Failure{Message: "invalid session", Critical: true, Err: err}))
-				return
-			}
-		}
-		// A recovered socket comes back with the rooms it had, and its
-		// session may now hold another user (or none): it leaves every
-		// other user's room.
-		for _, joined := range s.Rooms().Keys() {
-			if joined != room && strings.HasPrefix(string(joined), RoomPrefix) {
-				s.Leave(joined)
-			}
-		}
-		if room != "" {
-			// Joined before the socket connects, so the application's
-			// "connection" handlers already see it in its user's room; a
-			// socket that never connects leaves every room on cleanup.
-			s.Join(room)
-		}
-		if opts.Tracker != nil && sid != "" {
-			c := &conn{sid: sid}
-			d.conn = c
-			// Registered before the socket can connect, so a disconnect
-			// racing with the "connection" hook is never missed.
-			_ = s.On("disconnect", func(...any) { c.stop() })
-			// Tracking starts from the namespace's "connection" event: a
-			// socket that never connects (client gone during the
-			// handshake) is never tracked, so nothing leaks.
-			if _, loaded := hooked.LoadOrStore(s.Nsp(), struct{}{}); !loaded {
-				_ = s.Nsp().On("connection", onConnection)
-			}
-		}
-		s.SetData(d)
-		next(nil)
+	d, sid := newData(res, m.opts.KeepSession)
+	if err := joinUserRoom(s, res); err != nil {
+		next(rejection(err))
+		return
 	}
+	if m.opts.Tracker != nil && sid != "" {
+		m.track(s, d, sid)
+	}
+	s.SetData(d)
+	next(nil)
+}
+
+// authorize passes the handshake request and auth payload of s to the
+// Authorizer. It refuses every connection on a server whose recovered
+// sockets skip the namespace middlewares, logging why once.
+func (m *middleware) authorize(ctx context.Context, s *socket.Socket) (*socketauth.Auth, error) {
+	if skipsMiddlewares(s) {
+		m.warnSkip.Do(func() {
+			m.a.Logger().LogAttrs(ctx, slog.LevelError, "socketio: every connection is refused: "+errSkipMiddlewares.Error())
+		})
+		return nil, &socketauth.Failure{Message: "session check unavailable", Critical: true,
+			Err: fmt.Errorf("%w: %w", socketauth.ErrCritical, errSkipMiddlewares)}
+	}
+	r, payload := handshake(s)
+	if r == nil {
+		return nil, &socketauth.Failure{Message: "no handshake request", Critical: true}
+	}
+	return m.a.Authorize(ctx, r, payload)
+}
+
+// handshake returns the handshake request of s (nil if there is none) and
+// the CONNECT packet's auth payload.
+func handshake(s *socket.Socket) (*http.Request, map[string]any) {
+	var r *http.Request
+	if hc := s.Request(); hc != nil {
+		r = hc.Request()
+	}
+	var payload map[string]any
+	if hs := s.Handshake(); hs != nil {
+		payload = hs.Auth
+	}
+	return r, payload
+}
+
+// newData returns the Data of a socket authorized as res, and the id of its
+// session ("" when there is none). It keeps only what the socket needs: a
+// copy of the user (so the record it points into can be collected) unless
+// keepSession is set.
+func newData(res *socketauth.Auth, keepSession bool) (*Data, string) {
+	kept := res
+	var sid string
+	if res.Session != nil {
+		sid = res.Session.ID
+	}
+	if !keepSession {
+		kept = &socketauth.Auth{StoredUser: bytes.Clone(res.StoredUser), User: res.User, LoggedIn: res.LoggedIn}
+	}
+	return &Data{User: kept.StoredUser, LoggedIn: res.LoggedIn, auth: kept}, sid
+}
+
+// joinUserRoom puts s in the room of the user res holds, if logged in, and
+// takes it out of every other user's room.
+func joinUserRoom(s *socket.Socket, res *socketauth.Auth) error {
+	var room socket.Room
+	if res.LoggedIn {
+		var err error
+		room, err = UserRoom(res.StoredUser)
+		if err != nil { // cannot happen for a stored passport user
+			return &socketauth.Failure{Message: "invalid session", Critical: true, Err: err}
+		}
+	}
+	// A recovered socket comes back with the rooms it had, and its
+	// session may now hold another user (or none): it leaves every
+	// other user's room.
+	for _, joined := range s.Rooms().Keys() {
+		if joined != room && strings.HasPrefix(string(joined), RoomPrefix) {
+			s.Leave(joined)
+		}
+	}
+	if room != "" {
+		// Joined before the socket connects, so the application's
+		// "connection" handlers already see it in its user's room; a
+		// socket that never connects leaves every room on cleanup.
+		s.Join(room)
+	}
+	return nil
+}
+
+// track prepares the tracking of s, with Data d, for session sid: it is
+// untracked on "disconnect", and tracked from the namespace's "connection"
+// event (onConnection).
+func (m *middleware) track(s *socket.Socket, d *Data, sid string) {
+	c := &conn{sid: sid}
+	d.conn = c
+	// Registered before the socket can connect, so a disconnect racing
+	// with the "connection" hook is never missed.
+	_ = s.On("disconnect", func(...any) { c.stop() })
+	// Tracking starts from the namespace's "connection" event: a socket
+	// that never connects (client gone during the handshake) is never
+	// tracked, so nothing leaks.
+	if _, loaded := m.hooked.LoadOrStore(s.Nsp(), struct{}{}); !loaded {
+		_ = s.Nsp().On("connection", m.onConnection)
+	}
+}
+
+// onConnection is the namespaces' "connection" listener: it starts
+// tracking a socket the middleware prepared for it.
+func (m *middleware) onConnection(args ...any) {
+	if len(args) == 0 {
+		return
+	}
+	s, ok := args[0].(*socket.Socket)
+	if !ok {
+		return
+	}
+	d, ok := FromSocket(s)
+	if !ok || d.conn == nil {
+		return
+	}
+	d.conn.start(s, d.auth, m.opts, m.a.Logger())
 }
 
 // errSkipMiddlewares is the cause of the refusals on a server whose

@@ -8,24 +8,22 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 
+	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/internal/faulttest"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 	memcachedstore "github.com/sessionbridge/sessionbridge/stores/memcached"
 )
 
-// TestStoreOutage freezes, then SIGKILLs a private memcached under a steady
-// load of session loads and socket authorizations, and restarts it on the
-// same port: every call while it is frozen or down must fail as a store
-// error within its deadline, none may be accepted, and the same client must
-// work again after the restart. memcached keeps nothing across a restart, so
-// the session is written again through the same store once it is back
+// TestStoreOutage runs faulttest.StoreOutage on a private memcached,
+// killed with SIGKILL. memcached keeps nothing across a restart, so the
+// session is written again through the same store once it is back
 // (LosesData); until then "no session" is the truthful answer.
 func TestStoreOutage(t *testing.T) {
-	srv := faulttest.StartMemcached(t)
-	c := memcache.New(srv.Addr)
-	t.Cleanup(func() { _ = c.Close() })
-	st := memcachedstore.New(c, memcachedstore.Options{Prefix: "sess:"})
-	faulttest.RunOutage(t, faulttest.Outage{Server: srv, Store: st, LosesData: true})
+	faulttest.StoreOutage{Start: faulttest.StartMemcached, LosesData: true, Connect: func(tb testing.TB, srv *faulttest.Server) sessionbridge.Store {
+		c := memcache.New(srv.Addr)
+		tb.Cleanup(func() { _ = c.Close() })
+		return memcachedstore.New(c, memcachedstore.Options{Prefix: "sess:"})
+	}}.Run(t)
 }
 
 // TestHungServerContext: gomemcache has no context support, so against a

@@ -17,6 +17,7 @@ import (
 	"github.com/sessionbridge/sessionbridge/internal/nodetest"
 	"github.com/sessionbridge/sessionbridge/internal/services"
 	"github.com/sessionbridge/sessionbridge/internal/storetest"
+	"github.com/sessionbridge/sessionbridge/sessionbridgetest"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 	mongostore "github.com/sessionbridge/sessionbridge/stores/mongo"
 )
@@ -46,7 +47,10 @@ func collection(t testing.TB, db *mongo.Database) string {
 
 func TestContract(t *testing.T) {
 	db, _, _ := database(t)
-	storetest.Contract(t, mongostore.New(db, mongostore.Options{Collection: collection(t, db)}), true)
+	name := collection(t, db)
+	sessionbridgetest.TestStore(t, func(*testing.T) sessionbridge.Store {
+		return mongostore.New(db, mongostore.Options{Collection: name})
+	}, sessionbridgetest.Options{})
 }
 
 // TestSubdocumentRoundTrip: with stringify false, Go writes what the Node

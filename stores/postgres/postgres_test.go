@@ -16,6 +16,7 @@ import (
 	"github.com/sessionbridge/sessionbridge/internal/nodetest"
 	"github.com/sessionbridge/sessionbridge/internal/services"
 	"github.com/sessionbridge/sessionbridge/internal/storetest"
+	"github.com/sessionbridge/sessionbridge/sessionbridgetest"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 	pgstore "github.com/sessionbridge/sessionbridge/stores/postgres"
 )
@@ -50,8 +51,10 @@ func schema(t testing.TB, p *pgxpool.Pool) string {
 
 func TestContract(t *testing.T) {
 	p := pool(t, nil)
-	st := pgstore.New(p, pgstore.Options{SchemaName: schema(t, p), CreateTableIfMissing: true})
-	storetest.Contract(t, st, true)
+	sch := schema(t, p)
+	sessionbridgetest.TestStore(t, func(*testing.T) sessionbridge.Store {
+		return pgstore.New(p, pgstore.Options{SchemaName: sch, CreateTableIfMissing: true})
+	}, sessionbridgetest.Options{})
 }
 
 // TestConnectPgSimpleRules: the expire column, touch, expired rows, prune,

@@ -14,6 +14,7 @@ import (
 	"github.com/sessionbridge/sessionbridge/internal/nodetest"
 	"github.com/sessionbridge/sessionbridge/internal/services"
 	"github.com/sessionbridge/sessionbridge/internal/storetest"
+	"github.com/sessionbridge/sessionbridge/sessionbridgetest"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 	redisstore "github.com/sessionbridge/sessionbridge/stores/redis"
 )
@@ -41,8 +42,10 @@ func prefix(t *testing.T) string {
 func TestContract(t *testing.T) {
 	for name, mk := range map[string]func(*testing.T) redis.UniversalClient{"single": single, "cluster": cluster} {
 		t.Run(name, func(t *testing.T) {
-			st := redisstore.New(mk(t), redisstore.Options{Prefix: prefix(t)})
-			storetest.Contract(t, st, true)
+			c := mk(t)
+			sessionbridgetest.TestStore(t, func(t *testing.T) sessionbridge.Store {
+				return redisstore.New(c, redisstore.Options{Prefix: prefix(t)})
+			}, sessionbridgetest.Options{})
 		})
 	}
 }
