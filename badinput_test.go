@@ -181,7 +181,7 @@ func TestBadInputMatrix(t *testing.T) {
 	passport("passport an array", `[7]`, passportuser.ErrBadPassport)
 	passport("passport null", `null`, passportuser.ErrNotLoggedIn)
 
-	a, _ := socketauth.New(socketauth.Config{Bridge: b, AuthField: "session", QueryParam: "session"})
+	a, _ := socketauth.New(socketauth.Config{Source: b, AuthField: "session", QueryParam: "session"})
 	hs := func(name, cookieHeader, query string, auth map[string]any, want error) {
 		cases = append(cases, tc{"handshake", name, func() error {
 			r := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket"+query, nil)

@@ -40,8 +40,9 @@ func BenchmarkLoadManyKeys(b *testing.B) {
 		rec = strconv.AppendInt(rec, int64(i), 10)
 		rec = append(rec, `":1`...)
 	}
-	store.SetRaw(sid, append(rec, '}'))
 	now := time.Date(2026, 11, 18, 12, 0, 0, 0, time.UTC)
+	store.SetClock(func() time.Time { return now })
+	store.SetRaw(sid, append(rec, '}'))
 	bridge, _ := sessionbridge.New(sessionbridge.Config{
 		Secrets: []string{"keyboard cat"}, Store: store, Now: func() time.Time { return now },
 	})

@@ -179,6 +179,20 @@ func (b *Bridge) SessionIDFromHeader(header string) (string, error) {
 	return sid, nil
 }
 
+// SessionIDFromValue returns the verified session id of a session cookie's
+// value presented outside the Cookie header, URL-decoded ("s:<id>.<sig>",
+// as express-session sets it), or an error wrapping ErrNoSession and the
+// cookiesig reason (ErrNotSigned, ErrBadSignature, ErrMalformed). It is the
+// Bridge's [SessionSource] method for credentials sent in a socket.io auth
+// payload or a query parameter.
+func (b *Bridge) SessionIDFromValue(value string) (string, error) {
+	sid, err := b.signer.UnsignCookie(value)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNoSession, err)
+	}
+	return sid, nil
+}
+
 // cookieHeader joins a request's Cookie header lines the way Node does.
 func cookieHeader(r *http.Request) string {
 	lines := r.Header["Cookie"]

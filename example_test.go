@@ -10,15 +10,22 @@ import (
 	"time"
 
 	"github.com/sessionbridge/sessionbridge"
+	"github.com/sessionbridge/sessionbridge/sessionjson"
 )
 
 // A session as the Node app stored it (here in memory; in production one of
-// the stores/... packages pointing at Node's Redis, PostgreSQL, ...).
+// the stores/... packages pointing at Node's Redis, PostgreSQL, ...): user 7
+// logged in with a browser-session cookie.
 func exampleStore() (*sessionbridge.MemoryStore, string) {
 	store := sessionbridge.NewMemoryStore()
-	store.SetClock(func() time.Time { return time.Date(2026, 11, 18, 12, 0, 0, 0, time.UTC) })
 	sid := "wUSQkLG76IZV6i_SmQndn-U6jpP2yB8G"
-	store.SetRaw(sid, []byte(`{"cookie":{"originalMaxAge":3600000,"expires":"2026-11-18T12:30:00.000Z","httpOnly":true,"path":"/"},"passport":{"user":7}}`))
+	sess, err := sessionjson.Decode([]byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"passport":{"user":7}}`))
+	if err != nil {
+		panic(err)
+	}
+	if err := store.Set(context.Background(), sid, sess); err != nil {
+		panic(err)
+	}
 	return store, sid
 }
 

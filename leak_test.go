@@ -81,7 +81,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 		_, err = passportuser.Logout(ctx, b, s, passportuser.Options{})
 		collect(err)
 
-		a, _ := socketauth.New(socketauth.Config{Bridge: b, AuthField: "session", QueryParam: "session", Logger: logger})
+		a, _ := socketauth.New(socketauth.Config{Source: b, AuthField: "session", QueryParam: "session", Logger: logger})
 		for _, h := range append(headers, "connect.sid="+encoded) {
 			v := httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=websocket", nil)
 			v.Header.Set("Cookie", h)

@@ -75,13 +75,6 @@ func NewMemoryStore() *MemoryStore {
 // EnforcesExpiry implements [ExpiryEnforcer]: Get drops expired records.
 func (m *MemoryStore) EnforcesExpiry() bool { return true }
 
-// SetClock replaces the store's clock (for tests).
-func (m *MemoryStore) SetClock(now func() time.Time) {
-	m.mu.Lock()
-	m.now = now
-	m.mu.Unlock()
-}
-
 // Get implements [Store].
 func (m *MemoryStore) Get(ctx context.Context, sid string) (*sessionjson.Session, error) {
 	if err := ctx.Err(); err != nil {
@@ -122,13 +115,6 @@ func (m *MemoryStore) Set(ctx context.Context, sid string, sess *sessionjson.Ses
 	return nil
 }
 
-// SetRaw stores a record exactly as given, as a Node store would hold it.
-func (m *MemoryStore) SetRaw(sid string, record []byte) {
-	m.mu.Lock()
-	m.sessions[sid] = append([]byte(nil), record...)
-	m.mu.Unlock()
-}
-
 // Touch implements [Store]: like MemoryStore.touch, it replaces the stored
 // cookie with the session's.
 func (m *MemoryStore) Touch(ctx context.Context, sid string, sess *sessionjson.Session) error {
@@ -162,11 +148,4 @@ func (m *MemoryStore) Destroy(ctx context.Context, sid string) error {
 	delete(m.sessions, sid)
 	m.mu.Unlock()
 	return nil
-}
-
-// Len returns the number of records held, expired ones included.
-func (m *MemoryStore) Len() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.sessions)
 }

@@ -25,7 +25,7 @@ import (
 func sioServer(bridge *sessionbridge.Bridge, auth bool) (http.Handler, func(), error) {
 	server := socket.NewServer(nil, nil)
 	if auth {
-		a, err := socketauth.New(socketauth.Config{Bridge: bridge})
+		a, err := socketauth.New(socketauth.Config{Source: bridge})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -19,6 +19,7 @@ import (
 	"fmt"
 
 	"github.com/sessionbridge/sessionbridge"
+	"github.com/sessionbridge/sessionbridge/internal/jsjson"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 )
 
@@ -188,7 +189,7 @@ func orderedPassport(s *sessionjson.Session, pass map[string]json.RawMessage) js
 		if b.Len() > 1 {
 			b.WriteByte(',')
 		}
-		b.Write(sessionjson.AppendString(nil, k))
+		b.Write(jsjson.AppendString(nil, k))
 		b.WriteByte(':')
 		b.Write(pass[k])
 	}

@@ -9,12 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/sessionbridge/sessionbridge/internal/jsjson"
 )
 
 // ExpiresLayout is how JavaScript's Date.prototype.toISOString, and so
 // express-session, writes cookie.expires: UTC, exactly three decimals.
-const ExpiresLayout = "2006-01-02T15:04:05.000Z"
+const ExpiresLayout = jsjson.ISOLayout
 
 // SameSite is the cookie's sameSite option as express-session stores it:
 // a boolean or a string. Use the predefined values.
@@ -120,29 +121,7 @@ func (c *Cookie) Touch(now time.Time) {
 
 // maxDateMs is the largest time value of a JavaScript Date (±100,000,000
 // days from the epoch).
-const maxDateMs = 8.64e15
-
-// AppendISO appends t as JavaScript's Date.prototype.toISOString writes it:
-// UTC, three decimals, and the expanded ±YYYYYY year outside 0000-9999.
-// It reports false for a time outside the range of a JavaScript Date.
-func AppendISO(b []byte, t time.Time) ([]byte, bool) {
-	ms := t.UnixMilli()
-	if ms > maxDateMs || ms < -maxDateMs {
-		return b, false
-	}
-	t = time.UnixMilli(ms).UTC()
-	y := t.Year()
-	if y >= 0 && y <= 9999 {
-		return t.AppendFormat(b, ExpiresLayout), true
-	}
-	sign := byte('+')
-	if y < 0 {
-		sign, y = '-', -y
-	}
-	b = append(b, sign)
-	b = append(b, fmt.Sprintf("%06d", y)...)
-	return t.AppendFormat(b, "-01-02T15:04:05.000Z"), true
-}
+const maxDateMs = jsjson.MaxDateMs
 
 // Expired reports whether the session has expired at now: expires is set and
 // not after now (MemoryStore's rule, expires <= now).
@@ -263,7 +242,7 @@ func (c *Cookie) appendJSON(b []byte) []byte {
 		field("expires")
 		if c.Expires == nil {
 			b = append(b, "null"...)
-		} else if iso, ok := AppendISO(append(b, '"'), *c.Expires); ok {
+		} else if iso, ok := jsjson.AppendISO(append(b, '"'), *c.Expires); ok {
 			b = append(iso, '"')
 		} else {
 			b = append(b, "null"...) // an Invalid Date's toJSON
@@ -292,27 +271,7 @@ func bitIndex(bit uint16) int {
 	return i
 }
 
-// AppendString appends s as a JSON string exactly as JavaScript's
-// JSON.stringify writes it: only '"', '\\' and control characters escaped,
-// no HTML escaping, U+2028 and U+2029 raw; invalid UTF-8 becomes U+FFFD.
-// Stores that build JSON from other formats (BSON) use it.
-func AppendString(b []byte, s string) []byte { return appendString(b, s) }
-
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c < 0x80 && c != '"' && c != '\\' {
-			b = append(b, c)
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		b = appendCodeUnit(b, r) // RuneError for invalid bytes is U+FFFD
-		i += size
-	}
-	return append(b, '"')
-}
+func appendString(b []byte, s string) []byte { return jsjson.AppendString(b, s) }
 
 // cookieValues backs a decoded Cookie's pointers with one allocation.
 type cookieValues struct {

@@ -3,6 +3,8 @@ package sessionjson
 import (
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/sessionbridge/sessionbridge/internal/jsjson"
 )
 
 // This file writes JSON exactly as Node's JSON.stringify does after
@@ -423,8 +425,6 @@ func (o *orderer) emit(dst []byte, vs, ve, p int) []byte {
 	return append(dst, o.src[ve-1])
 }
 
-const hexDigits = "0123456789abcdef"
-
 // appendNodeString appends the validated JSON string token tok (quotes
 // included) the way JSON.stringify writes the string it decodes to.
 func appendNodeString(dst, tok []byte) []byte {
@@ -478,7 +478,7 @@ func appendNodeString(dst, tok []byte) []byte {
 				continue
 			}
 		}
-		dst = appendCodeUnit(dst, u)
+		dst = jsjson.AppendCodeUnit(dst, u)
 	}
 	return append(dst, '"')
 }
@@ -490,27 +490,4 @@ func hex4(b []byte) rune {
 		r = r<<4 | v
 	}
 	return r
-}
-
-// appendCodeUnit writes one UTF-16 code unit that is not part of a pair.
-func appendCodeUnit(dst []byte, u rune) []byte {
-	switch {
-	case u == '"':
-		return append(dst, '\\', '"')
-	case u == '\\':
-		return append(dst, '\\', '\\')
-	case u == '\b':
-		return append(dst, '\\', 'b')
-	case u == '\f':
-		return append(dst, '\\', 'f')
-	case u == '\n':
-		return append(dst, '\\', 'n')
-	case u == '\r':
-		return append(dst, '\\', 'r')
-	case u == '\t':
-		return append(dst, '\\', 't')
-	case u < 0x20, 0xD800 <= u && u < 0xE000:
-		return append(dst, '\\', 'u', hexDigits[u>>12&15], hexDigits[u>>8&15], hexDigits[u>>4&15], hexDigits[u&15])
-	}
-	return utf8.AppendRune(dst, u)
 }

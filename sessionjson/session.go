@@ -643,7 +643,9 @@ func (s *Session) Expired(now time.Time) bool { return s.Cookie.Expired(now) }
 
 // Member returns the value of member key of a JSON object that was
 // validated by Decode (a value Session.Raw returned), the last one when the
-// key repeats (as JSON.parse keeps it), without allocating.
+// key repeats (as JSON.parse keeps it), without allocating. It reads one
+// field of an object the Node app keeps in the session (passport's
+// {"user": ...}, a flash object) without decoding the rest.
 func Member(obj []byte, key string) (json.RawMessage, bool) {
 	if len(obj) == 0 || obj[0] != '{' {
 		return nil, false

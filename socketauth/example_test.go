@@ -24,7 +24,7 @@ func ExampleAuthorizer_Middleware() {
 		Secrets: []string{"keyboard cat"},
 		Store:   sessionbridge.NewMemoryStore(),
 	})
-	auth, _ := socketauth.New(socketauth.Config{Bridge: bridge})
+	auth, _ := socketauth.New(socketauth.Config{Source: bridge})
 
 	upgrader := websocket.Upgrader{} // checks Origin: same origin only
 	chat := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

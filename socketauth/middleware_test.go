@@ -66,8 +66,8 @@ func TestMiddlewareForEngineIO(t *testing.T) {
 	f := setup(t)
 	logs := &nodetest.LockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	a, _ := socketauth.New(socketauth.Config{Bridge: f.bridge, QueryParam: "session", Logger: log})
-	anonOK, _ := socketauth.New(socketauth.Config{Bridge: f.bridge, Logger: log, Fail: func(context.Context, *socketauth.Failure) error { return nil }})
+	a, _ := socketauth.New(socketauth.Config{Source: f.bridge, QueryParam: "session", Logger: log})
+	anonOK, _ := socketauth.New(socketauth.Config{Source: f.bridge, Logger: log, Fail: func(context.Context, *socketauth.Failure) error { return nil }})
 	table := &engineTable{conns: map[string]*http.Request{}}
 
 	// The "engine": a request without a sid opens connection "c<n>"; a

@@ -16,10 +16,11 @@ import (
 	redisstore "github.com/sessionbridge/sessionbridge/stores/redis"
 )
 
-// TestWatchRedisRevokesOnNodeLogout: a connection authorized from a real
-// Node login is revoked as soon as Node logs the user out, through Redis
-// keyspace notifications (turned on by the test with Configure).
-func TestWatchRedisRevokesOnNodeLogout(t *testing.T) {
+// TestWatchRevokesOnNodeLogout: a connection authorized from a real Node
+// login is revoked as soon as Node logs the user out, through the Redis
+// store's feed of keyspace notifications (turned on by the test with
+// Configure).
+func TestWatchRevokesOnNodeLogout(t *testing.T) {
 	addr := services.RedisAddr(t)
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	watcherName := fmt.Sprintf("sbwatch-%d", time.Now().UnixNano())
@@ -30,13 +31,13 @@ func TestWatchRedisRevokesOnNodeLogout(t *testing.T) {
 	st := redisstore.New(c, redisstore.Options{Prefix: prefix})
 	app := nodetest.StartApp(t, map[string]string{"STORE": "redis", "REDIS_URL": "redis://" + addr, "REDIS_PREFIX": prefix})
 	b, _ := sessionbridge.New(sessionbridge.Config{Secrets: []string{"keyboard cat"}, Store: st})
-	a, _ := socketauth.New(socketauth.Config{Bridge: b})
+	a, _ := socketauth.New(socketauth.Config{Source: b})
 	tr := socketauth.NewTracker(a, socketauth.TrackerOptions{})
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	watching := make(chan error, 1)
-	go func() { watching <- tr.WatchRedis(ctx, wc, st, socketauth.RedisWatchOptions{Configure: true}) }()
+	go func() { watching <- tr.Watch(ctx, st.Feed(redisstore.FeedOptions{Client: wc, Configure: true})) }()
 	services.WaitPSubscribed(t, c, watcherName)
 
 	revoked := make(chan string, 4)
@@ -56,7 +57,7 @@ func TestWatchRedisRevokesOnNodeLogout(t *testing.T) {
 			case got := <-revoked:
 				t.Logf("revoked %q %v after Node's logout", got, time.Since(start).Round(time.Millisecond))
 			case err := <-watching:
-				t.Fatalf("WatchRedis stopped: %v", err)
+				t.Fatalf("Watch stopped: %v", err)
 			case <-time.After(3 * time.Second):
 				t.Fatal("not revoked within 3s of Node's logout")
 			}

@@ -4,7 +4,8 @@
 //
 // An Authorizer takes the handshake's *http.Request (and, for socket.io,
 // the CONNECT packet's auth payload), finds the signed session cookie,
-// loads the session through a sessionbridge.Bridge, checks that passport
+// loads the session through a sessionbridge.SessionSource (for
+// express-session, a *sessionbridge.Bridge), checks that passport
 // holds a user, optionally deserializes it, and answers with an Auth or a
 // typed failure. Use it
 //   - with github.com/zishang520/socket.io through the socketauth/socketio
@@ -23,7 +24,8 @@
 //   - logged_in and the user are kept beside the user, never written into
 //     the application's user object;
 //   - open connections are revoked when their session is destroyed, expires
-//     or logs out (Tracker, Tracker.WatchRedis).
+//     or logs out (Tracker: Tracker.Run, and Tracker.Watch with a store's
+//     change feed such as redisstore.Store.Feed).
 //
 // # What the net/http middleware protects, and what it does not
 //
@@ -53,7 +55,7 @@
 //   - a session that ends while its connection is open: websocket frames
 //     are not requests, and requests on an open engine.io connection are
 //     matched to the handshake's session without a store read, so only a
-//     Tracker (Tracker.Run, Tracker.WatchRedis) disconnects such a
+//     Tracker (Tracker.Run, Tracker.Watch) disconnects such a
 //     connection;
 //   - against a stolen session cookie, which is a credential like in Node;
 //   - cross-origin policy: a browser sends the session cookie with a
@@ -92,11 +94,12 @@ var (
 // DefaultTimeout bounds one authorization (store read and deserializer).
 const DefaultTimeout = 5 * time.Second
 
-// Config configures an Authorizer. Bridge is required.
+// Config configures an Authorizer. Source is required.
 type Config struct {
-	// Bridge gives the cookie name, the secrets and the store
-	// (passport.socketio's key, secret and store).
-	Bridge *sessionbridge.Bridge
+	// Source verifies the session credentials and loads the sessions
+	// (passport.socketio's key, secret and store): a *sessionbridge.Bridge
+	// for express-session.
+	Source sessionbridge.SessionSource
 	// Deserialize turns passport.user into the application's user
 	// (passport's deserializeUser). Nil keeps the stored JSON as the user.
 	Deserialize passportuser.Deserializer[any]
@@ -121,7 +124,8 @@ type Config struct {
 	Timeout time.Duration
 	// MaxCredentialBytes caps a session cookie value taken from the auth
 	// payload or the query; default cookiesig.DefaultMaxHeaderBytes. (The
-	// Cookie header is capped by the Bridge's MaxHeaderBytes.)
+	// Cookie header is capped by the Source, e.g. the Bridge's
+	// MaxHeaderBytes.)
 	MaxCredentialBytes int
 	// Logger receives critical failures (never ids, cookies or secrets).
 	Logger *slog.Logger
@@ -162,10 +166,14 @@ type Authorizer struct {
 	log *slog.Logger
 }
 
-// New returns an Authorizer.
+// ErrNoSource is returned by New for a Config without a Source.
+var ErrNoSource = errors.New("socketauth: a Source is required")
+
+// New returns an Authorizer, or ErrNoSource when cfg.Source is nil (or a
+// nil *sessionbridge.Bridge).
 func New(cfg Config) (*Authorizer, error) {
-	if cfg.Bridge == nil {
-		return nil, errors.New("socketauth: a Bridge is required")
+	if b, isBridge := cfg.Source.(*sessionbridge.Bridge); cfg.Source == nil || (isBridge && b == nil) {
+		return nil, ErrNoSource
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
@@ -184,16 +192,17 @@ func (a *Authorizer) maxCredential() int {
 	return cookiesig.DefaultMaxHeaderBytes
 }
 
-// Bridge returns the configured bridge.
-func (a *Authorizer) Bridge() *sessionbridge.Bridge { return a.cfg.Bridge }
+// Source returns the configured session source (Config.Source).
+func (a *Authorizer) Source() sessionbridge.SessionSource { return a.cfg.Source }
 
 // Logger returns the logger critical failures go to (Config.Logger, or
 // slog.Default()), for packages that build on the Authorizer.
 func (a *Authorizer) Logger() *slog.Logger { return a.log }
 
-// credentials returns the verified session id from every enabled source.
+// sessionID returns the verified session id from every enabled credential:
+// the Cookie header, the auth payload's AuthField and the QueryParam.
 func (a *Authorizer) sessionID(r *http.Request, auth map[string]any) (string, error) {
-	b := a.cfg.Bridge
+	src := a.cfg.Source
 	var sid string
 	seen := false
 	add := func(id string) error {
@@ -204,7 +213,7 @@ func (a *Authorizer) sessionID(r *http.Request, auth map[string]any) (string, er
 		return nil
 	}
 	// The Cookie header.
-	id, err := b.SessionID(r)
+	id, err := src.SessionID(r)
 	switch {
 	case err == nil:
 		if err := add(id); err != nil {
@@ -231,9 +240,9 @@ func (a *Authorizer) sessionID(r *http.Request, auth map[string]any) (string, er
 			// signed can match.
 			return fmt.Errorf("%w: %w: credential is not valid UTF-8", sessionbridge.ErrNoSession, cookiesig.ErrMalformed)
 		}
-		id, err := b.Signer().UnsignCookie(v)
+		id, err := src.SessionIDFromValue(v)
 		if err != nil {
-			return fmt.Errorf("%w: %w", sessionbridge.ErrNoSession, err)
+			return err // wraps ErrNoSession and the cookiesig reason
 		}
 		return add(id)
 	}
@@ -321,7 +330,7 @@ func (a *Authorizer) authorize(ctx context.Context, r *http.Request, auth map[st
 	case err != nil:
 		return unauthorized("invalid session cookie", err)
 	}
-	s, err := a.cfg.Bridge.LoadID(ctx, sid)
+	s, err := a.cfg.Source.LoadID(ctx, sid)
 	switch {
 	case errors.Is(err, sessionbridge.ErrNoSession):
 		return unauthorized("session not found or expired", err)

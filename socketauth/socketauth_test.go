@@ -60,7 +60,7 @@ func handshake(cookie string, query url.Values) *http.Request {
 
 func TestAuthorizeOutcomes(t *testing.T) {
 	f := setup(t)
-	a, err := socketauth.New(socketauth.Config{Bridge: f.bridge, AuthField: "session", QueryParam: "session"})
+	a, err := socketauth.New(socketauth.Config{Source: f.bridge, AuthField: "session", QueryParam: "session"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestCriticalFailuresAreNeverAccepted(t *testing.T) {
 	f := setup(t)
 	down, _ := sessionbridge.New(sessionbridge.Config{Secrets: []string{"keyboard cat"}, Store: downStore{f.store}})
 	var sawCritical atomic.Bool
-	a, _ := socketauth.New(socketauth.Config{Bridge: down, Fail: func(ctx context.Context, fl *socketauth.Failure) error {
+	a, _ := socketauth.New(socketauth.Config{Source: down, Fail: func(ctx context.Context, fl *socketauth.Failure) error {
 		sawCritical.Store(fl.Critical)
 		return nil // tries to accept everything
 	}})
@@ -150,7 +150,7 @@ func TestCriticalFailuresAreNeverAccepted(t *testing.T) {
 	// A deserializer failure is critical too; "user gone" is not.
 	dbDown := errors.New("users db down")
 	mk := func(deser passportuser.Deserializer[any]) *socketauth.Authorizer {
-		a, _ := socketauth.New(socketauth.Config{Bridge: f.bridge, Deserialize: deser})
+		a, _ := socketauth.New(socketauth.Config{Source: f.bridge, Deserialize: deser})
 		return a
 	}
 	_, err = mk(func(context.Context, json.RawMessage) (any, error) { return nil, dbDown }).
@@ -174,19 +174,19 @@ func TestHooks(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
 	// Fail accepting an unauthorized client: anonymous, not logged in.
-	a, _ := socketauth.New(socketauth.Config{Bridge: f.bridge, Fail: func(context.Context, *socketauth.Failure) error { return nil }})
+	a, _ := socketauth.New(socketauth.Config{Source: f.bridge, Fail: func(context.Context, *socketauth.Failure) error { return nil }})
 	res, err := a.Authorize(ctx, handshake("", nil), nil)
 	if err != nil || res.LoggedIn || res.Session != nil {
 		t.Fatalf("anonymous accept: %v %+v", err, res)
 	}
 	// Fail replacing the message.
-	a, _ = socketauth.New(socketauth.Config{Bridge: f.bridge, Fail: func(context.Context, *socketauth.Failure) error { return errors.New("please log in") }})
+	a, _ = socketauth.New(socketauth.Config{Source: f.bridge, Fail: func(context.Context, *socketauth.Failure) error { return errors.New("please log in") }})
 	if _, err := a.Authorize(ctx, handshake("", nil), nil); err == nil || err.Error() != "please log in" || !errors.Is(err, socketauth.ErrUnauthorized) {
 		t.Fatalf("custom message: %v", err)
 	}
 	// Success rejecting.
 	banned := errors.New("banned")
-	a, _ = socketauth.New(socketauth.Config{Bridge: f.bridge, Success: func(_ context.Context, au *socketauth.Auth) error {
+	a, _ = socketauth.New(socketauth.Config{Source: f.bridge, Success: func(_ context.Context, au *socketauth.Auth) error {
 		if string(au.StoredUser) == "7" {
 			return banned
 		}
@@ -199,7 +199,7 @@ func TestHooks(t *testing.T) {
 
 func TestMiddleware(t *testing.T) {
 	f := setup(t)
-	a, _ := socketauth.New(socketauth.Config{Bridge: f.bridge})
+	a, _ := socketauth.New(socketauth.Config{Source: f.bridge})
 	var seen string
 	h := a.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if au, ok := socketauth.FromContext(r.Context()); ok {
@@ -240,7 +240,7 @@ func TestMiddleware(t *testing.T) {
 		}
 	}
 	down, _ := sessionbridge.New(sessionbridge.Config{Secrets: []string{"keyboard cat"}, Store: downStore{f.store}})
-	ad, _ := socketauth.New(socketauth.Config{Bridge: down})
+	ad, _ := socketauth.New(socketauth.Config{Source: down})
 	w := httptest.NewRecorder()
 	ad.Middleware(h).ServeHTTP(w, handshake(f.cookie(f.user), nil))
 	if w.Code != http.StatusServiceUnavailable {
@@ -251,7 +251,7 @@ func TestMiddleware(t *testing.T) {
 func TestTrackerRevalidate(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	a, _ := socketauth.New(socketauth.Config{Bridge: f.bridge})
+	a, _ := socketauth.New(socketauth.Config{Source: f.bridge})
 	tr := socketauth.NewTracker(a, socketauth.TrackerOptions{Concurrency: 2})
 
 	other, _ := f.bridge.NewSession()
@@ -298,7 +298,7 @@ func TestTrackerRevalidate(t *testing.T) {
 
 	// A store outage revokes nothing.
 	down, _ := sessionbridge.New(sessionbridge.Config{Secrets: []string{"keyboard cat"}, Store: downStore{f.store}})
-	ad, _ := socketauth.New(socketauth.Config{Bridge: down})
+	ad, _ := socketauth.New(socketauth.Config{Source: down})
 	td := socketauth.NewTracker(ad, socketauth.TrackerOptions{})
 	s2, _ := f.bridge.NewSession()
 	_ = s2.Set("passport", map[string]any{"user": 9})
@@ -315,7 +315,7 @@ func TestTrackerRevalidate(t *testing.T) {
 func TestTrackerUserChanged(t *testing.T) {
 	f := setup(t)
 	ctx := context.Background()
-	a, _ := socketauth.New(socketauth.Config{Bridge: f.bridge})
+	a, _ := socketauth.New(socketauth.Config{Source: f.bridge})
 	tr := socketauth.NewTracker(a, socketauth.TrackerOptions{})
 	obj, _ := f.bridge.NewSession()
 	_ = obj.SetRaw("passport", json.RawMessage(`{"user":{"id":1,"role":"a"}}`))

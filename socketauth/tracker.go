@@ -33,9 +33,9 @@ type TrackerOptions struct {
 // disconnects them (through the revoke function given to Track) when the
 // session is destroyed, expires or is logged out, on the Node side or the
 // Go side. Run re-validates every tracked session periodically (one batch
-// of store reads per interval, for any store); Check re-validates one
-// session at once (for store notifications, see WatchRedis). It is safe for
-// concurrent use.
+// of store reads per interval, for any store); Watch acts on a store's
+// change feed as changes happen (Redis: redisstore.Store.Feed); Check
+// re-validates one session at once. It is safe for concurrent use.
 type Tracker struct {
 	a    *Authorizer
 	opts TrackerOptions
@@ -50,7 +50,7 @@ type tracked struct {
 	conns map[uint64]func(reason string)
 }
 
-// NewTracker returns a Tracker that re-validates with a's bridge.
+// NewTracker returns a Tracker that re-validates with a's session source.
 func NewTracker(a *Authorizer, opts TrackerOptions) *Tracker {
 	if opts.Interval <= 0 {
 		opts.Interval = time.Minute
@@ -145,7 +145,7 @@ func (t *Tracker) Check(ctx context.Context, sid string) (revoked int, err error
 	}
 	ctx, cancel := context.WithTimeout(ctx, t.a.cfg.Timeout)
 	defer cancel()
-	sess, err := t.a.cfg.Bridge.LoadID(ctx, sid)
+	sess, err := t.a.cfg.Source.LoadID(ctx, sid)
 	switch {
 	case errors.Is(err, sessionbridge.ErrNoSession):
 		return t.Revoke(sid, ReasonSessionEnded), nil
@@ -162,6 +162,32 @@ func (t *Tracker) Check(ctx context.Context, sid string) (revoked int, err error
 		return t.Revoke(sid, ReasonUserChanged), nil
 	}
 	return 0, nil
+}
+
+// Watch follows feed until ctx ends and acts on tracked sessions at once:
+// an ended session (sessionbridge.SessionEvent.Ended: destroyed, expired,
+// evicted) has its connections revoked with ReasonSessionEnded without a
+// store read; a changed one is re-validated with Check (a Node logout, for
+// instance, first writes "passport":{}), in a goroutine of its own, store
+// failures being logged. Events for untracked sessions cost nothing. Watch
+// returns feed.Watch's error (nil when ctx ended).
+//
+// A feed can miss changes (before it subscribed, across a reconnection, or
+// when its server does not publish them), so run Run beside Watch: its
+// periodic re-validation catches every ended session within its interval.
+func (t *Tracker) Watch(ctx context.Context, feed sessionbridge.SessionFeed) error {
+	return feed.Watch(ctx, func(ev sessionbridge.SessionEvent) {
+		switch {
+		case ev.Ended:
+			t.Revoke(ev.ID, ReasonSessionEnded)
+		case t.tracked(ev.ID):
+			go func() {
+				if _, err := t.Check(ctx, ev.ID); err != nil {
+					t.a.log.LogAttrs(ctx, slog.LevelWarn, "socketauth: re-validation after a session write failed", slog.Any("error", err))
+				}
+			}()
+		}
+	})
 }
 
 // tracked reports whether the session has tracked connections.

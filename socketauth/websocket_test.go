@@ -23,7 +23,7 @@ import (
 func TestPlainWebsocketGate(t *testing.T) {
 	f := setup(t)
 	logs := &nodetest.LockedBuffer{}
-	a, err := socketauth.New(socketauth.Config{Bridge: f.bridge, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	a, err := socketauth.New(socketauth.Config{Source: f.bridge, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

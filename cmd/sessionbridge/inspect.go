@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/cookiesig"
+	"github.com/sessionbridge/sessionbridge/internal/jsjson"
 	"github.com/sessionbridge/sessionbridge/passportuser"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 	"github.com/sessionbridge/sessionbridge/storeurl"
@@ -148,7 +149,7 @@ func inspectJSON(sid string, s *sessionjson.Session) ([]byte, error) {
 	user, uerr := passportuser.Raw(s)
 	var b bytes.Buffer
 	b.WriteString(`{"sid":`)
-	b.Write(sessionjson.AppendString(nil, sid))
+	b.Write(jsjson.AppendString(nil, sid))
 	if uerr == nil {
 		b.WriteString(`,"loggedIn":true,"user":`)
 		b.Write(user)
@@ -211,5 +212,5 @@ func expiresISO(e *time.Time) ([]byte, bool) {
 	if e == nil {
 		return nil, false
 	}
-	return sessionjson.AppendISO(nil, *e)
+	return jsjson.AppendISO(nil, *e)
 }

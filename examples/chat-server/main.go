@@ -27,6 +27,7 @@ import (
 	"github.com/sessionbridge/sessionbridge/passportuser"
 	"github.com/sessionbridge/sessionbridge/socketauth"
 	"github.com/sessionbridge/sessionbridge/socketauth/socketio"
+	redisstore "github.com/sessionbridge/sessionbridge/stores/redis"
 	"github.com/sessionbridge/sessionbridge/storeurl"
 )
 
@@ -97,12 +98,21 @@ func run(ctx context.Context, c config, log *slog.Logger, ready chan<- string) e
 	if err != nil {
 		return err
 	}
-	auth, err := socketauth.New(socketauth.Config{Bridge: bridge, Deserialize: lookup, Logger: log})
+	auth, err := socketauth.New(socketauth.Config{Source: bridge, Deserialize: lookup, Logger: log})
 	if err != nil {
 		return err
 	}
 	tracker := socketauth.NewTracker(auth, socketauth.TrackerOptions{Interval: revalidate})
 	go tracker.Run(ctx)
+	if rs, ok := store.(*redisstore.Store); ok {
+		// Redis also tells at once when a session is written or deleted
+		// (if its keyspace notifications are on); Run catches the rest.
+		go func() {
+			if err := tracker.Watch(ctx, rs.Feed(redisstore.FeedOptions{Logger: log})); err != nil {
+				log.Warn("no early revocation from Redis keyspace notifications", "error", err)
+			}
+		}()
+	}
 
 	opts := socket.DefaultServerOptions()
 	opts.SetCors(&types.Cors{Origin: origin, Credentials: true})
@@ -110,12 +120,7 @@ func run(ctx context.Context, c config, log *slog.Logger, ready chan<- string) e
 	io.Use(socketio.Middleware(auth, socketio.Options{Tracker: tracker}))
 	io.On("connection", func(args ...any) {
 		s := args[0].(*socket.Socket)
-		a, ok := socketio.Auth(s)
-		if !ok {
-			s.Disconnect(false)
-			return
-		}
-		u, ok := a.User.(user)
+		u, ok := socketio.User[user](s) // what lookup returned
 		if !ok {
 			s.Disconnect(false)
 			return

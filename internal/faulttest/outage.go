@@ -213,7 +213,7 @@ func newFixture(t *testing.T, store sessionbridge.Store) *fixture {
 		t.Fatal(err)
 	}
 	f.auth, err = socketauth.New(socketauth.Config{
-		Bridge: f.bridge,
+		Source: f.bridge,
 		Logger: logger,
 		Fail: func(ctx context.Context, fail *socketauth.Failure) error {
 			if r, ok := ctx.Value(hookKey{}).(*hookRec); ok {

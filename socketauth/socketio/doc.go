@@ -3,12 +3,13 @@
 // app shares with Go: the Go form of passport.socketio's authorize(), built
 // on socketauth.Authorizer.
 //
-//	a, _ := socketauth.New(socketauth.Config{Bridge: bridge})
+//	a, _ := socketauth.New(socketauth.Config{Source: bridge})
 //	io := socket.NewServer(nil, nil)
 //	io.Use(socketio.Middleware(a, socketio.Options{Tracker: tracker}))
 //	io.On("connection", func(args ...any) {
 //		s := args[0].(*socket.Socket)
-//		d, _ := socketio.FromSocket(s) // socket.request.user and its logged_in
+//		a, _ := socketio.Auth(s) // a.StoredUser: socket.request.user; a.LoggedIn
+//		u, ok := socketio.User[*Account](s) // what Config.Deserialize returned
 //		...
 //	})
 //
@@ -16,7 +17,9 @@
 // (io.Use guards "/", io.Of(name, nil).Use another namespace) and rejects
 // with a socket.ExtendedError, so the client's connect_error carries the
 // message and data {code: "UNAUTHORIZED" | "SESSION_ERROR", critical}. An
-// accepted socket carries a *Data (SetData), is in the room UserRoom(user)
+// accepted socket's authorization is read with Auth (its user, typed, with
+// User); it carries a *Data (SetData) for other servers, is in the room
+// UserRoom(user)
 // of its passport user, and, with Options.Tracker, is disconnected when its
 // session ends.
 //
@@ -80,12 +83,14 @@
 //  4. Nothing was touched or saved, and logout did not revoke open sockets.
 //     Here a socketauth.Tracker (Options.Tracker) disconnects a socket when
 //     its session is destroyed, expires, is logged out or changes user,
-//     found by Redis keyspace notifications (Tracker.WatchRedis) or periodic
+//     found by a store's change feed (Tracker.Watch; for Redis, keyspace
+//     notifications through redisstore.Store.Feed) or periodic
 //     re-validation (Tracker.Run); the client first gets Options.RevokeEvent
 //     with the reason, then a server disconnect ("io server disconnect"),
 //     after which socket.io-client does not reconnect by itself.
 //  5. Without a secret it never succeeded. Here the secrets are the
-//     Bridge's, which refuses to be built without one.
+//     Bridge's (socketauth.Config.Source), which refuses to be built
+//     without one.
 //  6. A tampered signature led to store.get(”) and "No session found". Here
 //     a bad signature never reaches the store: "invalid session cookie".
 //  7. logged_in was lost on primitive users and written into the user
@@ -98,7 +103,7 @@
 //     failure is ("SESSION_ERROR", critical true), and such a failure is
 //     rejected even if the Fail hook returns nil.
 //  9. A null store threw. Here socketauth.New and sessionbridge.New return
-//     an error for a missing bridge or store, and the middleware never
+//     an error for a missing source or store, and the middleware never
 //     panics on a failed authorization.
 //  10. The xdomain check was dead code. Here there is none: cross-origin
 //     policy belongs to the server's CORS options (ServerOptions.SetCors);

@@ -70,16 +70,14 @@ func ExampleMiddleware() {
 		Secrets: []string{"keyboard cat"},
 		Store:   sessionbridge.NewMemoryStore(),
 	})
-	auth, _ := socketauth.New(socketauth.Config{Bridge: bridge})
+	auth, _ := socketauth.New(socketauth.Config{Source: bridge})
 
 	srv := socket.NewServer(nil, nil)
 	srv.Use(socketio.Middleware(auth, socketio.Options{}))
 	srv.On("connection", func(args ...any) {
 		s := args[0].(*socket.Socket)
-		d, _ := socketio.FromSocket(s)
-		var id int
-		_ = d.DecodeUser(&id)
-		_ = s.Emit("hello", fmt.Sprintf("user %d (logged_in %v)", id, d.LoggedIn))
+		a, _ := socketio.Auth(s) // always there behind Middleware
+		_ = s.Emit("hello", fmt.Sprintf("user %s (logged_in %v)", a.StoredUser, a.LoggedIn))
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", srv.ServeHandler(nil))
@@ -115,6 +113,55 @@ func ExampleMiddleware() {
 	// after DisconnectUser: 0
 }
 
+// With a deserializer (passport's deserializeUser), a handler gets the
+// application's user with its type: User[T] returns what Deserialize
+// returned, with no type assertion in the handler.
+func ExampleUser() {
+	type account struct {
+		ID   int
+		Name string
+	}
+	accounts := map[string]*account{"7": {ID: 7, Name: "Alice"}}
+	bridge, _ := sessionbridge.New(sessionbridge.Config{
+		Secrets: []string{"keyboard cat"},
+		Store:   sessionbridge.NewMemoryStore(),
+	})
+	auth, _ := socketauth.New(socketauth.Config{
+		Source: bridge,
+		Deserialize: func(_ context.Context, stored json.RawMessage) (any, error) {
+			if a, ok := accounts[string(stored)]; ok {
+				return a, nil
+			}
+			return nil, passportuser.ErrNotLoggedIn
+		},
+	})
+
+	srv := socket.NewServer(nil, nil)
+	srv.Use(socketio.Middleware(auth, socketio.Options{}))
+	srv.On("connection", func(args ...any) {
+		s := args[0].(*socket.Socket)
+		acct, ok := socketio.User[*account](s)
+		if !ok {
+			s.Disconnect(false)
+			return
+		}
+		_, isString := socketio.User[string](s) // not the deserialized type
+		_ = s.Emit("hello", fmt.Sprintf("%s (id %d); as a string: %v", acct.Name, acct.ID, isString))
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", srv.ServeHandler(nil))
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	defer srv.Close(nil)
+
+	sess, _ := passportuser.Login(context.Background(), bridge, nil, 7, passportuser.Options{})
+	msg, hangUp := connect(ts.URL, bridge.CookieName()+"="+bridge.Signer().CookieValue(sess.ID))
+	fmt.Println(msg)
+	hangUp()
+	// Output:
+	// event [hello Alice (id 7); as a string: false]
+}
+
 // The per-user room depends only on the stored passport user's JSON value,
 // not on its Go type or an object's key order.
 func ExampleUserRoom() {
@@ -142,14 +189,14 @@ func ExampleEngineMode() {
 		Secrets: []string{"keyboard cat"},
 		Store:   sessionbridge.NewMemoryStore(),
 	})
-	auth, _ := socketauth.New(socketauth.Config{Bridge: bridge})
+	auth, _ := socketauth.New(socketauth.Config{Source: bridge})
 
 	srv := socket.NewServer(nil, nil)
 	srv.Use(socketio.Middleware(auth, socketio.Options{}))
 	srv.On("connection", func(args ...any) {
 		s := args[0].(*socket.Socket)
-		d, _ := socketio.FromSocket(s)
-		_ = s.Emit("hello", "user "+string(d.User))
+		a, _ := socketio.Auth(s)
+		_ = s.Emit("hello", "user "+string(a.StoredUser))
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/socket.io/", auth.MiddlewareFor(socketio.EngineMode(srv), srv.ServeHandler(nil)))

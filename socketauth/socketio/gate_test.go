@@ -68,7 +68,7 @@ const unknownSid = "AAAAAAAAAAAAAAAAAAAA"
 func TestNetHTTPGate(t *testing.T) {
 	f := newGateFixture(t)
 	logs := &nodetest.LockedBuffer{}
-	a := newAuthorizer(t, socketauth.Config{Bridge: f.bridge, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	a := newAuthorizer(t, socketauth.Config{Source: f.bridge, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	t.Cleanup(func() {
 		if m := "not the one that opened the connection"; !strings.Contains(logs.String(), m) {
 			t.Errorf("bob's requests on alice's connection were not logged (%q):\n%s", m, logs)

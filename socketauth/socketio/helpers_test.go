@@ -115,14 +115,12 @@ func startServerOpts(t *testing.T, mw socket.NamespaceMiddleware, opts *socket.S
 	onConnection := func(args ...any) {
 		s := args[0].(*socket.Socket)
 		hello := map[string]any{"connected": true, "handshake_transport": s.Request().Query().Peek("transport"), "nsp": s.Nsp().Name()}
-		if d, ok := socketio.FromSocket(s); ok {
-			hello["user"] = d.User
-			hello["logged_in"] = d.LoggedIn
-			if room, err := socketio.UserRoom(d.User); err == nil {
+		if a, ok := socketio.Auth(s); ok {
+			hello["user"] = a.StoredUser
+			hello["logged_in"] = a.LoggedIn
+			if room, err := socketio.UserRoom(a.StoredUser); err == nil {
 				hello["in_user_room"] = s.Rooms().Has(room)
 			}
-		}
-		if a, ok := socketio.Auth(s); ok {
 			hello["app_user"] = a.User // the deserialized user
 		}
 		_ = s.On("disconnect", func(r ...any) {

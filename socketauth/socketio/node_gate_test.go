@@ -20,7 +20,7 @@ import (
 // sid) and over websocket alone.
 func TestNodeClientThroughNetHTTPGate(t *testing.T) {
 	h := newHarness(t)
-	a := newAuthorizer(t, socketauth.Config{Bridge: h.bridge})
+	a := newAuthorizer(t, socketauth.Config{Source: h.bridge})
 	g := startGated(t, func(io *socket.Server, next http.Handler) http.Handler {
 		return a.MiddlewareFor(socketio.EngineMode(io), next)
 	}, nil)

@@ -82,7 +82,7 @@ func connectThenDrop(t *testing.T, srv *server, c *raw) recoverable {
 func TestRecoverySkippingMiddlewaresIsRefused(t *testing.T) {
 	f := newGateFixture(t)
 	logs := &nodetest.LockedBuffer{}
-	a := newAuthorizer(t, socketauth.Config{Bridge: f.bridge, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	a := newAuthorizer(t, socketauth.Config{Source: f.bridge, Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	for _, c := range []struct {
 		name string
 		skip *bool
@@ -141,7 +141,7 @@ func TestRecoverySkippingMiddlewaresIsRefused(t *testing.T) {
 // none of the old user's rooms.
 func TestRecoveredSocketIsReauthorized(t *testing.T) {
 	f := newGateFixture(t)
-	a := newAuthorizer(t, socketauth.Config{Bridge: f.bridge})
+	a := newAuthorizer(t, socketauth.Config{Source: f.bridge})
 	srv := startServerOpts(t, socketio.Middleware(a, socketio.Options{}), recoveryOptions(new(false)))
 	ctx := context.Background()
 
@@ -162,7 +162,7 @@ func TestRecoveredSocketIsReauthorized(t *testing.T) {
 
 	// Another user now: bob comes back on alice's recovered socket.
 	f2 := newGateFixture(t)
-	a2 := newAuthorizer(t, socketauth.Config{Bridge: f2.bridge})
+	a2 := newAuthorizer(t, socketauth.Config{Source: f2.bridge})
 	srv2 := startServerOpts(t, socketio.Middleware(a2, socketio.Options{}), recoveryOptions(new(false)))
 	was := connectThenDrop(t, srv2, newRaw(srv2.url, f2.alice, ""))
 	o = newRaw(srv2.url, f2.bob, "").pollingAttempt("", "/", map[string]any{"pid": was.pid, "offset": was.offset})
@@ -181,19 +181,19 @@ func TestRecoveredSocketIsReauthorized(t *testing.T) {
 	if rs, err := socketio.SocketsOfUser(ctx, srv2.io, 7); err != nil || len(rs) != 0 {
 		t.Fatalf("SocketsOfUser(alice) = %d sockets (%v), want none", len(rs), err)
 	}
-	d, ok := socketio.FromSocket(s)
-	if !ok || string(d.User) != "8" {
-		t.Fatalf("recovered socket's Data %+v, want bob", d)
+	got, ok := socketio.Auth(s)
+	if !ok || string(got.StoredUser) != "8" {
+		t.Fatalf("recovered socket's Auth %+v, want bob", got)
 	}
 }
 
 // TestSessionEndedBeforeTrackingIsRevoked: a session that ends after the
 // authorization but before the socket is tracked (here, in the Success
 // hook) sends no notification the Tracker could act on; the socket is
-// revoked anyway, without Tracker.Run or WatchRedis running.
+// revoked anyway, without Tracker.Run or Tracker.Watch running.
 func TestSessionEndedBeforeTrackingIsRevoked(t *testing.T) {
 	f := newGateFixture(t)
-	a := newAuthorizer(t, socketauth.Config{Bridge: f.bridge, Success: func(ctx context.Context, au *socketauth.Auth) error {
+	a := newAuthorizer(t, socketauth.Config{Source: f.bridge, Success: func(ctx context.Context, au *socketauth.Auth) error {
 		return f.bridge.Destroy(ctx, au.Session)
 	}})
 	tracker := socketauth.NewTracker(a, socketauth.TrackerOptions{})

@@ -42,7 +42,7 @@ type Options struct {
 	// Tracker, if set, tracks every accepted, logged-in socket from its
 	// "connection" until its "disconnect" and disconnects it when its
 	// session ends (see socketauth.Tracker; run Tracker.Run and/or
-	// Tracker.WatchRedis yourself). It must be built on the same
+	// Tracker.Watch yourself). It must be built on the same
 	// Authorizer. A session that ends between the authorization and the
 	// connection raises no notification for a tracked socket, so once a
 	// socket is tracked its session is checked again (Tracker.Check: one
@@ -63,7 +63,8 @@ type Options struct {
 // the Go form of passport.socketio's socket.request.user and its
 // logged_in. It is JSON-friendly because a socket on another server is seen
 // through the adapter as decoded JSON (see FromRemote); only the exported
-// fields cross servers, and they never contain the session id.
+// fields cross servers, and they never contain the session id. On this
+// server, read a socket's authorization with Auth (or its user with User).
 type Data struct {
 	// User is session.passport.user exactly as stored (a number, a string
 	// or an object, ids above 2^53 intact), or nil for an anonymous client
@@ -90,8 +91,8 @@ func (d *Data) DecodeUser(v any) error {
 	return dec.Decode(v)
 }
 
-// FromSocket returns the Data Middleware attached to a local socket.
-func FromSocket(s *socket.Socket) (*Data, bool) {
+// dataOf returns the Data Middleware attached to a local socket.
+func dataOf(s *socket.Socket) (*Data, bool) {
 	if s == nil {
 		return nil, false
 	}
@@ -99,16 +100,37 @@ func FromSocket(s *socket.Socket) (*Data, bool) {
 	return d, ok && d != nil
 }
 
-// Auth returns the authorization of a local socket: the stored user, the
-// deserialized user (socketauth.Config.Deserialize) and, with
-// Options.KeepSession, the session (otherwise Session is nil). It is not
-// available for sockets on other servers.
+// Auth returns the authorization of a socket on this server that
+// Middleware accepted: LoggedIn (false only for an anonymous client the
+// Fail hook accepted), StoredUser (passport.user exactly as stored, the
+// same bytes as the socket's Data.User), User (the deserialized user, see
+// User) and, with Options.KeepSession, Session (otherwise nil). It reports
+// false for a socket Middleware did not accept. A socket on another server
+// has only its Data (FromRemote).
 func Auth(s *socket.Socket) (*socketauth.Auth, bool) {
-	d, ok := FromSocket(s)
+	d, ok := dataOf(s)
 	if !ok || d.auth == nil {
 		return nil, false
 	}
 	return d.auth, true
+}
+
+// User returns the user of a logged-in socket on this server as a T: the
+// value socketauth.Config.Deserialize returned for it, or, without a
+// deserializer, the stored passport user as a json.RawMessage. It reports
+// false for an anonymous socket, a socket Middleware did not accept, and a
+// user that is not a T (a T that is an interface holds any user that
+// implements it).
+//
+//	u, ok := socketio.User[*Account](s) // Deserialize returns *Account
+func User[T any](s *socket.Socket) (T, bool) {
+	a, ok := Auth(s)
+	if !ok || !a.LoggedIn {
+		var zero T
+		return zero, false
+	}
+	u, ok := a.User.(T)
+	return u, ok
 }
 
 // FromRemote returns the Data of a socket returned by FetchSockets: the
@@ -190,7 +212,8 @@ func decodeRaw(b []byte) (*Data, bool) {
 // A failure is sent to the client as connect_error with the failure's
 // message (socketauth.Failure.Message, safe to show) and data
 // {"code": CodeUnauthorized or CodeSessionError, "critical": bool}; nothing
-// is connected. On success the socket gets a *Data (FromSocket), joins
+// is connected. On success the socket gets a *Data (read it with Auth and
+// User on this server, FromRemote on another), joins
 // UserRoom(user) if logged in, and, with opts.Tracker, is tracked until it
 // disconnects: when its session ends it receives opts.RevokeEvent with the
 // reason and is disconnected with Disconnect(false), so socket.io-client
@@ -356,7 +379,7 @@ func (m *middleware) onConnection(args ...any) {
 	if !ok {
 		return
 	}
-	d, ok := FromSocket(s)
+	d, ok := dataOf(s)
 	if !ok || d.conn == nil {
 		return
 	}

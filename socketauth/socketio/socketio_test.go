@@ -76,7 +76,7 @@ func wantHello(t *testing.T, r result, user, name string) {
 // the Go connection handler sees the user, the deserialized user and the
 // user's room. When the client leaves, the Tracker forgets the socket.
 func testNodeLoginConnects(t *testing.T, h *harness) {
-	a := newAuthorizer(t, socketauth.Config{Bridge: h.bridge, Deserialize: deserialize})
+	a := newAuthorizer(t, socketauth.Config{Source: h.bridge, Deserialize: deserialize})
 	tracker := socketauth.NewTracker(a, socketauth.TrackerOptions{})
 	srv := startServer(t, socketio.Middleware(a, socketio.Options{Tracker: tracker}), nil)
 
@@ -137,7 +137,7 @@ func testRejected(t *testing.T, h *harness) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := newAuthorizer(t, socketauth.Config{Bridge: noTTL, AuthField: "session", QueryParam: "session"})
+	a := newAuthorizer(t, socketauth.Config{Source: noTTL, AuthField: "session", QueryParam: "session"})
 	srv := startServer(t, socketio.Middleware(a, socketio.Options{}), nil)
 
 	alice := h.app.Login("alice", "secret")
@@ -220,7 +220,7 @@ func testRejected(t *testing.T, h *harness) {
 // Test 3: the signed cookie value in the auth payload (no Cookie header) —
 // the cross-origin case passport.socketio's README got wrong (bug 2).
 func testSignedValueInAuth(t *testing.T, h *harness) {
-	a := newAuthorizer(t, socketauth.Config{Bridge: h.bridge, AuthField: "session"})
+	a := newAuthorizer(t, socketauth.Config{Source: h.bridge, AuthField: "session"})
 	srv := startServer(t, socketio.Middleware(a, socketio.Options{}), nil)
 	cookie := h.app.Login("big", "secret") // URL-encoded, as in document.cookie
 	raw, ok := cookiesig.DecodeURIComponent(cookie)
@@ -270,7 +270,7 @@ func testStoreDownIsCritical(t *testing.T, h *harness) {
 			}
 			var mu sync.Mutex
 			var seen []*socketauth.Failure
-			a := newAuthorizer(t, socketauth.Config{Bridge: b, Fail: func(_ context.Context, f *socketauth.Failure) error {
+			a := newAuthorizer(t, socketauth.Config{Source: b, Fail: func(_ context.Context, f *socketauth.Failure) error {
 				mu.Lock()
 				seen = append(seen, f)
 				mu.Unlock()
@@ -314,7 +314,7 @@ func testStoreDownIsCritical(t *testing.T, h *harness) {
 // Test 5: two Go servers sharing the (test) Redis adapter: a filter on one
 // finds the user's socket on the other, with its Data, and disconnects it.
 func testAcrossServers(t *testing.T, h *harness) {
-	a := newAuthorizer(t, socketauth.Config{Bridge: h.bridge})
+	a := newAuthorizer(t, socketauth.Config{Source: h.bridge})
 	adapterPrefix := "sbsio-adapter:" + uniquePrefix(t)
 	srvA := startServer(t, socketio.Middleware(a, socketio.Options{}), &sioadapter.Builder{Client: h.rdb, Prefix: adapterPrefix})
 	srvB := startServer(t, socketio.Middleware(a, socketio.Options{}), &sioadapter.Builder{Client: h.rdb, Prefix: adapterPrefix})
@@ -381,13 +381,14 @@ func testAcrossServers(t *testing.T, h *harness) {
 
 // Test 6: Node logs the user out; the Go socket gets "session_revoked" and
 // is disconnected within the bound: once through Redis keyspace
-// notifications (WatchRedis, which the test lets turn them on with
-// Configure: true), once through periodic re-validation only (Run).
+// notifications (Tracker.Watch with the Redis store's Feed, which the test
+// lets turn them on with Configure: true), once through periodic
+// re-validation only (Run).
 func testRevokedOnNodeLogout(t *testing.T, h *harness) {
-	for _, mode := range []string{"WatchRedis", "Run"} {
+	for _, mode := range []string{"Watch", "Run"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
-			a := newAuthorizer(t, socketauth.Config{Bridge: h.bridge})
+			a := newAuthorizer(t, socketauth.Config{Source: h.bridge})
 			interval, bound := time.Hour, 2*time.Second // notifications only
 			if mode == "Run" {
 				interval = 300 * time.Millisecond
@@ -397,15 +398,15 @@ func testRevokedOnNodeLogout(t *testing.T, h *harness) {
 			ctx, cancel := context.WithCancel(context.Background())
 			var wg sync.WaitGroup
 			t.Cleanup(func() { cancel(); wg.Wait() })
-			if mode == "WatchRedis" {
+			if mode == "Watch" {
 				name := "sbsio-watch-" + strings.ReplaceAll(uniquePrefix(t), ":", "-")
 				wc := redis.NewClient(&redis.Options{Addr: h.addr, ClientName: name})
 				t.Cleanup(func() { wc.Close() })
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					if err := tracker.WatchRedis(ctx, wc, h.store, socketauth.RedisWatchOptions{Configure: true}); err != nil {
-						t.Errorf("WatchRedis: %v", err)
+					if err := tracker.Watch(ctx, h.store.Feed(redisstore.FeedOptions{Client: wc, Configure: true})); err != nil {
+						t.Errorf("Watch: %v", err)
 					}
 				}()
 				services.WaitPSubscribed(t, h.rdb, name)

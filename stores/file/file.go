@@ -100,8 +100,11 @@ type Options struct {
 	// Dir is the session directory; default "./sessions". New creates it
 	// if needed. (path)
 	Dir string
-	// TTL is the idle lifetime of sessions whose cookie has no
-	// originalMaxAge (browser-session cookies); default one hour. (ttl)
+	// TTL is session-file-store's ttl: the idle lifetime, counted from
+	// __lastAccess, of a session whose cookie has no originalMaxAge (a
+	// browser-session cookie); default one hour (DefaultTTL). Any other
+	// session expires cookie.originalMaxAge after its last access, not at
+	// cookie.expires. (ttl)
 	TTL time.Duration
 	// FileExtension is appended to the id to name the file; default
 	// ".json". (fileExtension)
@@ -181,7 +184,7 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 	if err != nil {
 		return nil, err
 	}
-	expired, err := s.Expired(sess, s.opts.Now())
+	expired, err := s.expired(sess, s.opts.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -242,10 +245,10 @@ func (s *Store) idle(sess *sessionjson.Session) int64 {
 	return s.opts.TTL.Milliseconds()
 }
 
-// Expired reports whether session-file-store considers the record expired
+// expired reports whether session-file-store considers the record expired
 // at now: __lastAccess + idle lifetime < now. It returns ErrBadLastAccess
 // when the record has no numeric __lastAccess.
-func (s *Store) Expired(sess *sessionjson.Session, now time.Time) (bool, error) {
+func (s *Store) expired(sess *sessionjson.Session, now time.Time) (bool, error) {
 	raw, ok := sess.Raw(LastAccessKey)
 	if !ok {
 		return false, ErrBadLastAccess

@@ -98,9 +98,12 @@ type Options struct {
 	// Prefix of every key; default "". (connect-memcached: prefix; the npm
 	// client's namespace option is an outer prefix, fold it in here.)
 	Prefix string
-	// TTL, if at least a second, is the lifetime of every session whatever
-	// its cookie says (a cookie that has expired is still deleted); whole
-	// seconds. (connect-memcached: ttl)
+	// TTL is connect-memcached's ttl: if at least a second, the lifetime of
+	// every session whatever its cookie says (a cookie that has expired is
+	// still deleted); whole seconds. Unlike the other stores' TTL it has no
+	// default: when zero, a session lives until cookie.expires, and a
+	// browser-session cookie for DefaultTTL (one day). (connect-memcached:
+	// ttl)
 	TTL time.Duration
 	// Decoder limits the records accepted.
 	Decoder sessionjson.Decoder
@@ -140,17 +143,11 @@ func (s *Store) Key(sid string) string {
 	return key
 }
 
-// Lifetime returns the lifetime connect-memcached gives a session: the TTL
-// option, else the time left until cookie.expires truncated toward zero to
-// whole seconds, else DefaultTTL for a browser-session cookie. It may be
-// zero or negative for a cookie that expires within a second or has expired.
-// A time.Duration ends after about 292 years, so longer lifetimes saturate
-// there; Set computes in integer seconds.
-func (s *Store) Lifetime(sess *sessionjson.Session) time.Duration {
-	return jsdate.Duration(s.lifetimeSeconds(sess))
-}
-
-// lifetimeSeconds is Lifetime in integer seconds: (maxAge / 1000) | 0
+// lifetimeSeconds is the lifetime connect-memcached gives a session, in
+// integer seconds: the TTL option, else the time left until cookie.expires
+// truncated toward zero to whole seconds, else DefaultTTL for a
+// browser-session cookie; zero or negative for a cookie that expires within
+// a second or has expired. It is (maxAge / 1000) | 0
 // without the wrap to 32 bits, and with cookie.expires and now saturated at
 // the JavaScript Date range, so it never overflows.
 func (s *Store) lifetimeSeconds(sess *sessionjson.Session) int64 {

@@ -56,6 +56,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/sessionbridge/sessionbridge"
+	"github.com/sessionbridge/sessionbridge/internal/jsjson"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 	"github.com/sessionbridge/sessionbridge/stores/internal/jsdate"
 )
@@ -73,7 +74,7 @@ var (
 	ErrWrongType = fmt.Errorf("%w: mongo session field has the wrong BSON type", sessionjson.ErrMalformed)
 	// ErrTTLIndexUnsupported is returned by CreateTTLIndex when the server
 	// cannot create TTL indexes (FerretDB answers NotImplemented, code 238).
-	// Use RemoveExpired periodically instead (connect-mongo's
+	// Use Prune periodically instead (connect-mongo's
 	// autoRemove: 'interval').
 	ErrTTLIndexUnsupported = errors.New("mongostore: this server does not support TTL indexes")
 )
@@ -87,7 +88,10 @@ type Options struct {
 	// Subdocument stores the session as a BSON subdocument instead of a
 	// JSON string. (stringify: false)
 	Subdocument bool
-	// TTL for browser-session cookies; default 14 days. (ttl)
+	// TTL is connect-mongo's ttl: the expires field of a session whose
+	// cookie has no expires (a browser-session cookie) is now + TTL; default
+	// 14 days (DefaultTTL). A session with cookie.expires expires then,
+	// whatever TTL says. (ttl)
 	TTL time.Duration
 	// TouchAfter: Touch does nothing until this long after lastModified;
 	// with it, set and touch write lastModified and Get adds it to the
@@ -171,9 +175,9 @@ func (s *Store) id(sid string) string {
 	return sid
 }
 
-// Expires returns the expires Date connect-mongo stores: cookie.expires, or
+// expiry returns the expires Date connect-mongo stores: cookie.expires, or
 // now + TTL, saturated at the JavaScript Date range.
-func (s *Store) Expires(sess *sessionjson.Session) time.Time {
+func (s *Store) expiry(sess *sessionjson.Session) time.Time {
 	if e := sess.Cookie.Expires; e != nil {
 		return jsdate.Time(jsdate.Millis(*e))
 	}
@@ -222,7 +226,7 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 			// connect-mongo puts the Date into req.session.lastModified;
 			// its JSON is the ISO string (null for an Invalid Date).
 			raw := []byte("null")
-			if iso, ok := sessionjson.AppendISO([]byte{'"'}, time.UnixMilli(lm)); ok {
+			if iso, ok := jsjson.AppendISO([]byte{'"'}, time.UnixMilli(lm)); ok {
 				raw = append(iso, '"')
 			}
 			if err := sess.SetRaw("lastModified", raw); err != nil {
@@ -340,7 +344,7 @@ func appendJSON(b []byte, v bson.RawValue, depth int) ([]byte, error) {
 			}
 			n++
 			if !isArr {
-				b = sessionjson.AppendString(b, e.Key())
+				b = jsjson.AppendString(b, e.Key())
 				b = append(b, ':')
 			}
 			if b, err = appendJSON(b, ev, depth+1); err != nil {
@@ -350,7 +354,7 @@ func appendJSON(b []byte, v bson.RawValue, depth int) ([]byte, error) {
 		return append(b, close), nil
 	case bson.TypeString:
 		str, _ := v.StringValueOK()
-		return sessionjson.AppendString(b, str), nil
+		return jsjson.AppendString(b, str), nil
 	case bson.TypeDouble:
 		f, _ := v.DoubleOK()
 		if math.IsNaN(f) || math.IsInf(f, 0) {
@@ -371,20 +375,20 @@ func appendJSON(b []byte, v bson.RawValue, depth int) ([]byte, error) {
 		return append(b, "null"...), nil
 	case bson.TypeDateTime:
 		ms, _ := v.DateTimeOK()
-		if iso, ok := sessionjson.AppendISO(append(b, '"'), time.UnixMilli(ms)); ok {
+		if iso, ok := jsjson.AppendISO(append(b, '"'), time.UnixMilli(ms)); ok {
 			return append(iso, '"'), nil // ISO strings need no escaping
 		}
 		return append(b, "null"...), nil
 	case bson.TypeObjectID:
 		oid, _ := v.ObjectIDOK()
-		return sessionjson.AppendString(b, oid.Hex()), nil
+		return jsjson.AppendString(b, oid.Hex()), nil
 	case bson.TypeDecimal128:
 		d, _ := v.Decimal128OK()
-		b = sessionjson.AppendString(append(b, `{"$numberDecimal":`...), d.String())
+		b = jsjson.AppendString(append(b, `{"$numberDecimal":`...), d.String())
 		return append(b, '}'), nil
 	case bson.TypeBinary:
 		_, data := v.Binary()
-		return sessionjson.AppendString(b, base64.StdEncoding.EncodeToString(data)), nil
+		return jsjson.AppendString(b, base64.StdEncoding.EncodeToString(data)), nil
 	}
 	return nil, fmt.Errorf("%w: %s", ErrWrongType, v.Type)
 }
@@ -418,7 +422,7 @@ func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) 
 	set := bson.D{
 		{Key: "_id", Value: s.id(sid)},
 		{Key: "session", Value: value},
-		{Key: "expires", Value: date(s.Expires(sess))},
+		{Key: "expires", Value: date(s.expiry(sess))},
 	}
 	if s.opts.TouchAfter > 0 {
 		set = append(set, bson.E{Key: "lastModified", Value: bson.NewDateTimeFromTime(now)})
@@ -459,7 +463,7 @@ func (s *Store) Touch(ctx context.Context, sid string, sess *sessionjson.Session
 		}
 		fields = append(fields, bson.E{Key: "lastModified", Value: bson.NewDateTimeFromTime(now)})
 	}
-	fields = append(fields, bson.E{Key: "expires", Value: date(s.Expires(sess))})
+	fields = append(fields, bson.E{Key: "expires", Value: date(s.expiry(sess))})
 	update := bson.D{{Key: "$set", Value: fields}}
 	if s.opts.Timestamps {
 		update = append(update, bson.E{Key: "$currentDate", Value: bson.D{{Key: "updatedAt", Value: true}}})
@@ -482,12 +486,13 @@ func (s *Store) Destroy(ctx context.Context, sid string) error {
 	return nil
 }
 
-// RemoveExpired deletes documents whose expires has passed (connect-mongo's
-// autoRemove: 'interval') and returns how many.
-func (s *Store) RemoveExpired(ctx context.Context) (int64, error) {
+// Prune deletes documents whose expires has passed, like connect-mongo's
+// autoRemove: 'interval', and returns how many it deleted. Call it
+// periodically where no TTL index removes them (see CreateTTLIndex).
+func (s *Store) Prune(ctx context.Context) (int64, error) {
 	res, err := s.coll.DeleteMany(ctx, bson.D{{Key: "expires", Value: bson.D{{Key: "$lt", Value: bson.NewDateTimeFromTime(s.opts.Now())}}}})
 	if err != nil {
-		return 0, fmt.Errorf("mongostore: remove expired: %w", err)
+		return 0, fmt.Errorf("mongostore: prune: %w", err)
 	}
 	return res.DeletedCount, nil
 }

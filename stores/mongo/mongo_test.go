@@ -137,13 +137,13 @@ func TestDocumentLayout(t *testing.T) {
 	if doc["session"] != string(rec) || !doc["expires"].(bson.DateTime).Time().Equal(now.Add(time.Hour+time.Minute)) {
 		t.Fatalf("touch: %v", doc)
 	}
-	// An expired document is not returned, and RemoveExpired deletes it.
+	// An expired document is not returned, and Prune deletes it.
 	later := mongostore.New(db, mongostore.Options{Collection: name, Now: func() time.Time { return now.Add(2 * time.Hour) }})
 	if _, err := later.Get(ctx, "sid1"); !errors.Is(err, sessionbridge.ErrNotFound) {
 		t.Fatalf("expired document: %v", err)
 	}
-	if n, err := later.RemoveExpired(ctx); err != nil || n != 1 {
-		t.Fatalf("RemoveExpired = %d %v", n, err)
+	if n, err := later.Prune(ctx); err != nil || n != 1 {
+		t.Fatalf("Prune = %d %v", n, err)
 	}
 	// A document without expires never expires (connect-mongo's $exists:false).
 	_, _ = db.Collection(name).InsertOne(ctx, bson.D{{Key: "_id", Value: "noexp"}, {Key: "session", Value: string(rec)}})

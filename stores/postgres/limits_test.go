@@ -66,7 +66,7 @@ func TestExpireSaturates(t *testing.T) {
 			if _, err := st.Get(ctx, "x"); err != nil {
 				t.Fatalf("%s (TimeZone %q): Get: %v", name, tz, err)
 			}
-			if got := st.ExpireAt(s); got != 8_640_000_000_000 {
+			if got := st.Expiry(s); got != 8_640_000_000_000 {
 				t.Fatalf("%s: ExpireAt %d, want the end of the JavaScript Date range", name, got)
 			}
 		}

@@ -88,7 +88,10 @@ type Options struct {
 	TableName string
 	// SchemaName qualifies the table; empty means the search_path. (schemaName)
 	SchemaName string
-	// TTL is the lifetime of browser-session cookies; default one day. (ttl)
+	// TTL is connect-pg-simple's ttl: the expire column of a session whose
+	// cookie has no expires (a browser-session cookie) is now + TTL; default
+	// one day (DefaultTTL), whole seconds. A session with cookie.expires
+	// expires then, whatever TTL says. (ttl)
 	TTL time.Duration
 	// DisableTouch makes Touch a no-op. (disableTouch)
 	DisableTouch bool
@@ -190,9 +193,6 @@ func (s *Store) args(a ...any) []any {
 	return a
 }
 
-// Table returns the quoted, schema-qualified table name.
-func (s *Store) Table() string { return s.table }
-
 // CreateTable creates the table, its primary key and the expire index
 // (connect-pg-simple's table.sql) unless the table exists.
 //
@@ -274,12 +274,12 @@ func wrap(op string, err error) error {
 // nowSec is connect-pg-simple's currentTimestamp(): ceil(Date.now()/1000).
 func (s *Store) nowSec() int64 { return jsdate.CeilSeconds(jsdate.Millis(s.opts.Now())) }
 
-// ExpireAt returns the epoch seconds connect-pg-simple stores in expire:
+// expiry returns the epoch seconds connect-pg-simple stores in expire:
 // ceil(cookie.expires), or ceil(now + TTL) for a browser-session cookie.
 // It saturates at the end of the JavaScript Date range (8.64e12 s, within
 // PostgreSQL's timestamp range) and at 0 (1970) below, so it never
 // overflows and PostgreSQL never finds it out of range.
-func (s *Store) ExpireAt(sess *sessionjson.Session) int64 {
+func (s *Store) expiry(sess *sessionjson.Session) int64 {
 	var ms int64
 	if e := sess.Cookie.Expires; e != nil {
 		ms = jsdate.Millis(*e)
@@ -353,7 +353,7 @@ func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) 
 	if err != nil {
 		return fmt.Errorf("pgstore: %w", err)
 	}
-	if _, err := s.db.Exec(ctx, s.setSQL, s.args(string(rec), s.ExpireAt(sess), sid)...); err != nil {
+	if _, err := s.db.Exec(ctx, s.setSQL, s.args(string(rec), s.expiry(sess), sid)...); err != nil {
 		return wrap("set", err)
 	}
 	return nil
@@ -368,7 +368,7 @@ func (s *Store) Touch(ctx context.Context, sid string, sess *sessionjson.Session
 	if err := s.ensure(ctx); err != nil {
 		return err
 	}
-	tag, err := s.db.Exec(ctx, s.touchSQL, s.args(s.ExpireAt(sess), sid)...)
+	tag, err := s.db.Exec(ctx, s.touchSQL, s.args(s.expiry(sess), sid)...)
 	if err != nil {
 		return wrap("touch", err)
 	}

@@ -60,7 +60,7 @@ func TestHugeLifetimes(t *testing.T) {
 					t.Fatalf("Redis TTL %d s, want about %d s (cookie.expires %s)", got, want, s.Cookie.Expires.Format(time.RFC3339))
 				}
 			})
-			if d := st.TTL(mustLoad(t, b, cookie).Session); d <= 0 {
+			if d := st.Lifetime(mustLoad(t, b, cookie).Session); d <= 0 {
 				t.Fatalf("TTL() = %v for a live session; it must saturate, not wrap", d)
 			}
 		})
@@ -105,7 +105,7 @@ func TestTTLSaturates(t *testing.T) {
 		if got := ttlSeconds(t, c, p+"x"); got < maxTTL-2 {
 			t.Fatalf("%s: TTL after touch %d, want %d", name, got, maxTTL)
 		}
-		if d := st.TTL(s); d != time.Duration(math.MaxInt64/int64(time.Second))*time.Second {
+		if d := st.Lifetime(s); d != time.Duration(math.MaxInt64/int64(time.Second))*time.Second {
 			t.Fatalf("%s: TTL() = %v, want the largest whole-second Duration", name, d)
 		}
 	}

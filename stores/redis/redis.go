@@ -73,8 +73,10 @@ type Options struct {
 	// NoPrefix stores keys as the bare session id, like connect-redis
 	// with prefix: '' (an empty Prefix means the default).
 	NoPrefix bool
-	// TTL for sessions whose cookie has no expiry (browser-session
-	// cookies); default one day. Whole seconds. (connect-redis: ttl)
+	// TTL is connect-redis's ttl: the key's lifetime for a session whose
+	// cookie has no expires (a browser-session cookie); default one day
+	// (DefaultTTL), whole seconds. A session with cookie.expires lives
+	// until then, whatever TTL says. (connect-redis: ttl)
 	TTL time.Duration
 	// DisableTTL stores keys without expiry and makes Touch a no-op.
 	// Expired sessions then stay in Redis; the Bridge still refuses them.
@@ -230,16 +232,8 @@ func isWrongType(err error) bool {
 	return err != nil && strings.HasPrefix(err.Error(), "WRONGTYPE")
 }
 
-// TTL returns the lifetime connect-redis gives a session: the seconds until
-// cookie.expires rounded up (Math.ceil), or the TTL option for a
-// browser-session cookie. It may be zero or negative for an expired cookie.
-// A time.Duration ends after about 292 years, so longer lifetimes saturate
-// there; Set and Touch send the exact number of seconds.
-func (s *Store) TTL(sess *sessionjson.Session) time.Duration {
-	return jsdate.Duration(s.ttlSeconds(sess))
-}
-
-// ttlSeconds is connect-redis's getTTL in integer seconds:
+// ttlSeconds is the lifetime connect-redis gives a session, its getTTL, in
+// integer seconds (zero or negative for an expired cookie):
 // Math.ceil((cookie.expires - Date.now()) / 1000), or the TTL option. It
 // never overflows: cookie.expires and now saturate at the JavaScript Date
 // range, so it is at most about 1.7e13 in size, far inside what Redis

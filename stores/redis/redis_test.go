@@ -62,7 +62,7 @@ func TestConnectRedisRules(t *testing.T) {
 	st := redisstore.New(c, redisstore.Options{Prefix: p, Now: clock})
 
 	s := sessionjson.New(sessionjson.NewCookie(now, 90500*time.Millisecond))
-	if ttl := st.TTL(s); ttl != 91*time.Second {
+	if ttl := st.Lifetime(s); ttl != 91*time.Second {
 		t.Fatalf("TTL for 90.5s left = %v, want 91s (Math.ceil)", ttl)
 	}
 	if err := st.Set(ctx, "a", s); err != nil {

@@ -1,4 +1,4 @@
-package sessionbridgetest_test
+package sessionbridge_test
 
 import (
 	"testing"

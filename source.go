@@ -1,0 +1,38 @@
+package sessionbridge
+
+import (
+	"context"
+	"net/http"
+)
+
+// A SessionSource finds the session a client presents and loads sessions by
+// id: what code that authorizes from a shared session needs of a session
+// format (socketauth.Authorizer and socketauth.Tracker take one). A [Bridge]
+// is the SessionSource of express-session.
+//
+// The errors follow the Bridge's: a client without a valid session gets an
+// error wrapping [ErrNoSession] and the reason (a cookiesig sentinel,
+// [ErrNotFound] or [ErrExpired]); a store that failed gets one wrapping
+// [ErrStore]. No error string contains a credential, an id or a secret.
+type SessionSource interface {
+	// SessionID returns the verified session id that r's Cookie header
+	// carries. With no session cookie the error wraps ErrNoSession and
+	// cookiesig.ErrNoCookie; with an unsigned, forged or malformed one it
+	// wraps ErrNoSession and cookiesig.ErrNotSigned, ErrBadSignature or
+	// ErrMalformed.
+	SessionID(r *http.Request) (string, error)
+	// SessionIDFromValue returns the verified session id of a session
+	// cookie's value presented outside the Cookie header (a socket.io auth
+	// payload, a query parameter), already URL-decoded: for express-session
+	// "s:<id>.<signature>". Errors are SessionID's, except that an empty
+	// value is not "no cookie" but cookiesig.ErrNotSigned or ErrMalformed.
+	SessionIDFromValue(value string) (string, error)
+	// LoadID loads the session of an id that SessionID or
+	// SessionIDFromValue verified, or that a caller got from them earlier
+	// (to re-validate an open connection); never an id a client sent
+	// unverified. ctx bounds the whole load. A session that is gone or
+	// expired gives ErrNoSession, a store failure ErrStore.
+	LoadID(ctx context.Context, sid string) (*Session, error)
+}
+
+var _ SessionSource = (*Bridge)(nil)

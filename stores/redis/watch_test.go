@@ -1,0 +1,135 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionbridge/sessionbridge"
+	redisstore "github.com/sessionbridge/sessionbridge/stores/redis"
+)
+
+// TestFeed: the store's feed reports a write as a change and a destroy and
+// an expiry as the session's end, ignores touches and other prefixes' keys,
+// and stops with its context; on a single node and on every master of a
+// Cluster.
+func TestFeed(t *testing.T) {
+	for name, mk := range map[string]func(*testing.T) redis.UniversalClient{"single": single, "cluster": cluster} {
+		t.Run(name, func(t *testing.T) {
+			c := mk(t)
+			st := redisstore.New(c, redisstore.Options{Prefix: prefix(t)})
+			other := redisstore.New(c, redisstore.Options{Prefix: "other:" + prefix(t)})
+			b, err := sessionbridge.New(sessionbridge.Config{Secrets: []string{"s"}, Store: st, Cookie: sessionbridge.CookieOptions{MaxAge: time.Second}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			events := make(chan sessionbridge.SessionEvent, 64)
+			done := make(chan error, 1)
+			go func() {
+				done <- st.Feed(redisstore.FeedOptions{Configure: true}).Watch(ctx, func(ev sessionbridge.SessionEvent) { events <- ev })
+			}()
+			seen := map[string]bool{} // every id reported
+			// next returns the next event for sid.
+			next := func(sid string, within time.Duration) (sessionbridge.SessionEvent, bool) {
+				t.Helper()
+				timeout := time.After(within)
+				for {
+					select {
+					case ev := <-events:
+						seen[ev.ID] = true
+						if ev.ID == sid {
+							return ev, true
+						}
+					case err := <-done:
+						t.Fatalf("Watch returned early: %v", err)
+					case <-timeout:
+						return sessionbridge.SessionEvent{}, false
+					}
+				}
+			}
+
+			// The subscription starts asynchronously: write a probe session
+			// until its write is reported.
+			probe, _ := b.NewSession()
+			for i := 0; ; i++ {
+				if err := b.Save(ctx, probe); err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := next(probe.ID, 100*time.Millisecond); ok {
+					break
+				}
+				if i == 50 {
+					t.Fatal("the feed reported no write within 5s")
+				}
+			}
+
+			s, _ := b.NewSession()
+			stranger, _ := b.NewSession()
+			if err := other.Set(ctx, stranger.ID, stranger.Session); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Save(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			if ev, ok := next(s.ID, 3*time.Second); !ok || ev.Ended {
+				t.Fatalf("write: %+v %v, want a change", ev, ok)
+			}
+			if err := b.Touch(ctx, s); err != nil { // EXPIRE: no change
+				t.Fatal(err)
+			}
+			if err := b.Destroy(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+			if ev, ok := next(s.ID, 3*time.Second); !ok || !ev.Ended {
+				t.Fatalf("after touch and destroy: %+v %v, want the end (a touch is no change)", ev, ok)
+			}
+
+			expiring, _ := b.NewSession() // lives one second
+			if err := b.Save(ctx, expiring); err != nil {
+				t.Fatal(err)
+			}
+			if ev, ok := next(expiring.ID, 3*time.Second); !ok || ev.Ended {
+				t.Fatalf("write: %+v %v, want a change", ev, ok)
+			}
+			if ev, ok := next(expiring.ID, 5*time.Second); !ok || !ev.Ended {
+				t.Fatalf("expiry: %+v %v, want the end", ev, ok)
+			}
+
+			// Nothing was reported for the other prefix's key.
+			for len(events) > 0 {
+				seen[(<-events).ID] = true
+			}
+			if seen[stranger.ID] {
+				t.Fatal("the feed reported a key of another prefix")
+			}
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("Watch after cancel: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Watch did not return after its context ended")
+			}
+		})
+	}
+}
+
+// ExampleStore_Feed shows the feed's use: socketauth.Tracker.Watch
+// revokes the sockets of a session as soon as it ends. (Not run: it needs
+// a Redis server.)
+func ExampleStore_Feed() {
+	rdb := redis.NewClient(&redis.Options{Addr: "localhost:6379", ContextTimeoutEnabled: true})
+	store := redisstore.New(rdb, redisstore.Options{})
+	feed := store.Feed(redisstore.FeedOptions{})
+	// With socketauth: go tracker.Watch(ctx, feed)
+	err := feed.Watch(context.Background(), func(ev sessionbridge.SessionEvent) {
+		fmt.Println("session ended:", ev.Ended) // never log ev.ID
+	})
+	fmt.Println(err)
+}
