@@ -161,11 +161,11 @@ func TestBadInputMatrix(t *testing.T) {
 
 	passport := func(name, p string, want error) {
 		cases = append(cases, tc{"passport", name, func() error {
-			s, err := sessionjson.Decode([]byte(`{"cookie":{},"passport":` + p + `}`))
+			rec, err := sessionjson.Decode([]byte(`{"cookie":{},"passport":` + p + `}`))
 			if err != nil {
 				return err
 			}
-			_, err = passportuser.Raw(s)
+			_, err = passportuser.Raw(&sessionbridge.Session{Record: rec})
 			return err
 		}, want})
 	}

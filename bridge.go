@@ -36,27 +36,48 @@ var (
 	ErrStore = errors.New("sessionbridge: session store error")
 )
 
-// CookieOptions are express-session's cookie options, used for sessions Go
-// creates. The zero value is express-session's default: a browser-session
-// cookie with path "/" and HttpOnly.
+// CookieOptions are express-session's cookie options (its cookie.*
+// settings), used for the sessions Go creates. Every field is a plain value
+// whose zero value is express-session's default, so the zero CookieOptions
+// is express-session's default cookie: a browser-session cookie with path
+// "/" and HttpOnly. [New] applies the defaults.
 type CookieOptions struct {
-	// MaxAge is the session lifetime; 0 makes a browser-session cookie
-	// (originalMaxAge null), which stores keep for their default ttl.
+	// MaxAge is express-session's cookie.maxAge: the session lifetime.
+	// Default is 0: a browser-session cookie (originalMaxAge null), which
+	// stores keep for their default ttl.
 	MaxAge time.Duration
-	// Path defaults to "/".
+	// Path is express-session's cookie.path. Default is "/".
 	Path string
-	// Domain is left out when empty.
+	// Domain is express-session's cookie.domain. Default is "": no Domain
+	// attribute.
 	Domain string
-	// HTTPOnly defaults to true; set it to a false value to turn it off.
-	HTTPOnly *bool
-	// Secure cookies are only sent over HTTPS (see Config.TrustProxy).
+	// DisableHTTPOnly is express-session's httpOnly: false: the cookie is
+	// readable by scripts. Default is false: httpOnly true, the HttpOnly
+	// attribute is sent.
+	DisableHTTPOnly bool
+	// Secure is express-session's cookie.secure: the cookie is only sent
+	// over HTTPS (see Config.TrustProxy). Default is false.
 	Secure bool
-	// SameSite is left out when nil.
-	SameSite *sessionjson.SameSite
-	// Partitioned adds the Partitioned attribute.
+	// SameSite is express-session's cookie.sameSite:
+	// http.SameSiteLaxMode, http.SameSiteStrictMode and
+	// http.SameSiteNoneMode are stored as "lax", "strict" and "none".
+	// Default is 0 (or http.SameSiteDefaultMode): no sameSite, no SameSite
+	// attribute.
+	SameSite http.SameSite
+	// Partitioned is express-session's cookie.partitioned: the Partitioned
+	// attribute. Default is false.
 	Partitioned bool
-	// Priority is "low", "medium" or "high", or empty.
+	// Priority is express-session's cookie.priority: "low", "medium" or
+	// "high". Default is "": no Priority attribute.
 	Priority string
+}
+
+// sameSiteModes maps CookieOptions.SameSite to the string express-session
+// stores in cookie.sameSite.
+var sameSiteModes = map[http.SameSite]string{
+	http.SameSiteLaxMode:    "lax",
+	http.SameSiteStrictMode: "strict",
+	http.SameSiteNoneMode:   "none",
 }
 
 // Config configures a [Bridge]. Secrets and Store are required.
@@ -102,11 +123,14 @@ type Bridge struct {
 	storeExpires bool // the store enforces expiry (ExpiryEnforcer)
 }
 
-// Session is a loaded or new session: its id and its record.
+// Session is a loaded or new session: its id and its record. Change the
+// record in memory (Record.Set, Record.Cookie, ...) and persist it with the
+// Bridge ([Bridge.Save], [Bridge.Touch]).
 type Session struct {
 	// ID is the session id (the store key), never shown in errors or logs.
 	ID string
-	*sessionjson.Session
+	// Record is the express-session record: the data and the cookie.
+	Record *sessionjson.Session
 }
 
 // New returns a Bridge for cfg.
@@ -151,6 +175,9 @@ func New(cfg Config) (*Bridge, error) {
 	}
 	if b.cookie.Path == "" {
 		b.cookie.Path = "/"
+	}
+	if ss := b.cookie.SameSite; ss != 0 && ss != http.SameSiteDefaultMode && sameSiteModes[ss] == "" {
+		return nil, fmt.Errorf("sessionbridge: invalid CookieOptions.SameSite %d", ss)
 	}
 	return b, nil
 }
@@ -251,7 +278,7 @@ func (b *Bridge) LoadID(ctx context.Context, sid string) (*Session, error) {
 	if !b.storeExpires && rec.Expired(b.now()) {
 		return nil, fmt.Errorf("%w: %w", ErrNoSession, ErrExpired)
 	}
-	return &Session{ID: sid, Session: rec}, nil
+	return &Session{ID: sid, Record: rec}, nil
 }
 
 // NewSession creates a session the way express-session's generate() does: a
@@ -262,7 +289,7 @@ func (b *Bridge) NewSession() (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Session{ID: sid, Session: sessionjson.New(b.newCookie())}, nil
+	return &Session{ID: sid, Record: sessionjson.New(b.newCookie())}, nil
 }
 
 // NewID returns a session id as uid-safe's sync(24) makes it.
@@ -279,9 +306,9 @@ func (b *Bridge) newCookie() sessionjson.Cookie {
 	c := sessionjson.NewCookie(b.now(), o.MaxAge)
 	path := o.Path
 	c.Path = &path
-	if o.HTTPOnly != nil {
-		v := *o.HTTPOnly
-		c.HTTPOnly = &v
+	if o.DisableHTTPOnly {
+		f := false
+		c.HTTPOnly = &f
 	}
 	if o.Domain != "" {
 		d := o.Domain
@@ -291,9 +318,8 @@ func (b *Bridge) newCookie() sessionjson.Cookie {
 		t := true
 		c.Secure = &t
 	}
-	if o.SameSite != nil {
-		s := *o.SameSite
-		c.SameSite = &s
+	if mode := sameSiteModes[o.SameSite]; mode != "" {
+		c.SameSite = &sessionjson.SameSite{Mode: mode}
 	}
 	if o.Partitioned {
 		t := true
@@ -308,7 +334,7 @@ func (b *Bridge) newCookie() sessionjson.Cookie {
 
 // Save writes the session to the store (express-session's save).
 func (b *Bridge) Save(ctx context.Context, s *Session) error {
-	if err := b.store.Set(ctx, s.ID, s.Session); err != nil {
+	if err := b.store.Set(ctx, s.ID, s.Record); err != nil {
 		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
 	return nil
@@ -317,8 +343,8 @@ func (b *Bridge) Save(ctx context.Context, s *Session) error {
 // Touch resets the session's expiry from now and tells the store, as
 // express-session does for an unmodified session with resave off.
 func (b *Bridge) Touch(ctx context.Context, s *Session) error {
-	s.Session.Touch(b.now())
-	if err := b.store.Touch(ctx, s.ID, s.Session); err != nil {
+	s.Record.Touch(b.now())
+	if err := b.store.Touch(ctx, s.ID, s.Record); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("%w: %w", ErrNoSession, ErrNotFound)
 		}
@@ -345,20 +371,17 @@ func (b *Bridge) Regenerate(ctx context.Context, s *Session) (*Session, error) {
 	return b.NewSession()
 }
 
-// SetCookie returns the Set-Cookie header value express-session sends for
-// the session: name=s%3A<signed id>; Path=/; Expires=...; HttpOnly ...
-func (b *Bridge) SetCookie(s *Session) (string, error) {
-	return s.Cookie.SetCookie(b.name, b.signer.CookieValue(s.ID))
-}
-
-// WriteCookie adds the session's Set-Cookie header to w. Like
-// express-session, it sends nothing for a Secure cookie on a request that is
-// not HTTPS (r.TLS set, or X-Forwarded-Proto https with TrustProxy).
+// WriteCookie adds the Set-Cookie header express-session sends for the
+// session to w: name=s%3A<signed id>; Path=/; Expires=...; HttpOnly ...
+// (see [sessionjson.Cookie.SetCookie]). Like express-session, it sends
+// nothing for a Secure cookie on a request that is not HTTPS (r.TLS set, or
+// X-Forwarded-Proto https with TrustProxy).
 func (b *Bridge) WriteCookie(w http.ResponseWriter, r *http.Request, s *Session) error {
-	if s.Cookie.Secure != nil && *s.Cookie.Secure && !b.isSecure(r) {
+	c := &s.Record.Cookie
+	if c.Secure != nil && *c.Secure && !b.isSecure(r) {
 		return nil
 	}
-	h, err := b.SetCookie(s)
+	h, err := c.SetCookie(b.name, b.signer.CookieValue(s.ID))
 	if err != nil {
 		return err
 	}

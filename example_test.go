@@ -50,7 +50,7 @@ func ExampleBridge_Load() {
 		fmt.Println("store down:", err)
 	default:
 		var p struct{ User int }
-		_ = sess.Get("passport", &p)
+		_ = sess.Record.Get("passport", &p)
 		fmt.Println("user", p.User)
 	}
 	// Output: user 7
@@ -69,7 +69,7 @@ func ExampleBridge_Middleware() {
 			http.Error(w, "log in first", http.StatusUnauthorized)
 			return
 		}
-		passport, _ := sess.Raw("passport")
+		passport, _ := sess.Record.Raw("passport")
 		fmt.Fprintf(w, "%s", passport)
 	})
 	srv := httptest.NewServer(bridge.Middleware(api))
@@ -91,7 +91,7 @@ func ExampleBridge_NewSession() {
 	bridge, _ := sessionbridge.New(sessionbridge.Config{
 		Secrets: []string{"keyboard cat"},
 		Store:   sessionbridge.NewMemoryStore(),
-		Cookie:  sessionbridge.CookieOptions{MaxAge: 24 * time.Hour},
+		Cookie:  sessionbridge.CookieOptions{MaxAge: 24 * time.Hour, SameSite: http.SameSiteLaxMode},
 	})
 	http.HandleFunc("/go-login", func(w http.ResponseWriter, r *http.Request) {
 		sess, err := bridge.NewSession() // a fresh id: never one the client chose
@@ -99,7 +99,7 @@ func ExampleBridge_NewSession() {
 			http.Error(w, "error", 500)
 			return
 		}
-		_ = sess.Set("passport", map[string]any{"user": 7})
+		_ = sess.Record.Set("passport", map[string]any{"user": 7})
 		if err := bridge.Save(r.Context(), sess); err != nil {
 			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
 			return

@@ -50,7 +50,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 	down, _ := sessionbridge.New(sessionbridge.Config{Secrets: []string{secret}, Store: downStore{}, Logger: logger})
 	ctx := context.Background()
 	s, _ := ok.NewSession()
-	_ = s.Set("passport", map[string]any{"user": 7})
+	_ = s.Record.Set("passport", map[string]any{"user": 7})
 	_ = ok.Save(ctx, s)
 	mem.SetRaw("corrupt0000000000000000000000000", []byte(`{"cookie":"x"}`))
 	encoded := ok.Signer().CookieValue(s.ID)

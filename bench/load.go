@@ -106,7 +106,7 @@ func loadStore(ctx context.Context, cfg *config, f *fixture, reqs []*http.Reques
 		if err != nil {
 			return err
 		}
-		_, err = passportuser.Raw(s.Session)
+		_, err = passportuser.Raw(s)
 		return err
 	}
 	// Check once, then warm the pools (and prepared statements).

@@ -41,7 +41,7 @@ func meHandler() http.Handler {
 			http.Error(w, `{"error":"not logged in"}`, http.StatusUnauthorized)
 			return
 		}
-		user, err := passportuser.Raw(s.Session)
+		user, err := passportuser.Raw(s)
 		if err != nil {
 			http.Error(w, `{"error":"not logged in"}`, http.StatusUnauthorized)
 			return

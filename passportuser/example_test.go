@@ -6,13 +6,16 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/passportuser"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 )
 
 func ExampleLoad() {
-	// A session Node's passport wrote: serializeUser stored the id.
-	s, _ := sessionjson.Decode([]byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"passport":{"user":7}}`))
+	// A session Node's passport wrote: serializeUser stored the id. In a
+	// handler it comes from sessionbridge.FromContext or Bridge.Load.
+	rec, _ := sessionjson.Decode([]byte(`{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"passport":{"user":7}}`))
+	s := &sessionbridge.Session{ID: "sid", Record: rec}
 
 	// The Go side of passport.deserializeUser: look the id up.
 	type User struct {

@@ -9,6 +9,9 @@
 // 2^53 included). A session is logged in exactly when passport would treat it
 // so: 0 is a user; a missing passport object, "passport":{} (what logout
 // leaves), and a user of null, false or "" are not.
+//
+// Every function takes the Bridge's session, a *sessionbridge.Session (from
+// sessionbridge.FromContext or Bridge.Load).
 package passportuser
 
 import (
@@ -41,8 +44,8 @@ var (
 
 // Raw returns session.passport.user exactly as stored, or ErrNotLoggedIn,
 // or ErrBadPassport.
-func Raw(s *sessionjson.Session) (json.RawMessage, error) {
-	p, ok := s.Raw(Key)
+func Raw(s *sessionbridge.Session) (json.RawMessage, error) {
+	p, ok := s.Record.Raw(Key)
 	if !ok || isNull(p) {
 		return nil, ErrNotLoggedIn
 	}
@@ -65,14 +68,14 @@ func Raw(s *sessionjson.Session) (json.RawMessage, error) {
 func isNull(b []byte) bool { return string(bytes.TrimSpace(b)) == "null" }
 
 // LoggedIn reports whether passport would consider the session logged in.
-func LoggedIn(s *sessionjson.Session) bool {
+func LoggedIn(s *sessionbridge.Session) bool {
 	_, err := Raw(s)
 	return err == nil
 }
 
 // Decode decodes the passport user into v (numbers as json.Number when v
 // leaves the type open). It returns ErrNotLoggedIn when there is none.
-func Decode(s *sessionjson.Session, v any) error {
+func Decode(s *sessionbridge.Session, v any) error {
 	u, err := Raw(s)
 	if err != nil {
 		return err
@@ -94,7 +97,7 @@ type Deserializer[U any] func(ctx context.Context, stored json.RawMessage) (U, e
 // Load returns the application's user for the session. Errors: ErrNotLoggedIn
 // (no user, or the deserializer says it is gone), ErrBadPassport, or an
 // error wrapping ErrDeserialize and the deserializer's own error.
-func Load[U any](ctx context.Context, s *sessionjson.Session, deserialize Deserializer[U]) (U, error) {
+func Load[U any](ctx context.Context, s *sessionbridge.Session, deserialize Deserializer[U]) (U, error) {
 	var zero U
 	raw, err := Raw(s)
 	if err != nil {
@@ -147,11 +150,11 @@ func Login(ctx context.Context, b *sessionbridge.Bridge, old *sessionbridge.Sess
 		return nil, err
 	}
 	pass := map[string]json.RawMessage{}
-	if p, ok := s.Raw(Key); ok && len(p) > 0 && p[0] == '{' {
+	if p, ok := s.Record.Raw(Key); ok && len(p) > 0 && p[0] == '{' {
 		_ = json.Unmarshal(p, &pass)
 	}
 	pass["user"] = ser
-	if err := s.Set(Key, orderedPassport(s.Session, pass)); err != nil {
+	if err := s.Record.Set(Key, orderedPassport(s.Record, pass)); err != nil {
 		return nil, err
 	}
 	if err := b.Save(ctx, s); err != nil {
@@ -208,11 +211,11 @@ func orderedPassport(s *sessionjson.Session, pass map[string]json.RawMessage) js
 // data if KeepSessionInfo) is created and saved. Send its cookie with
 // Bridge.WriteCookie.
 func Logout(ctx context.Context, b *sessionbridge.Bridge, s *sessionbridge.Session, opts Options) (*sessionbridge.Session, error) {
-	if p, ok := s.Raw(Key); ok && len(p) > 0 && p[0] == '{' {
+	if p, ok := s.Record.Raw(Key); ok && len(p) > 0 && p[0] == '{' {
 		pass := map[string]json.RawMessage{}
 		_ = json.Unmarshal(p, &pass)
 		delete(pass, "user")
-		_ = s.Set(Key, orderedPassport(s.Session, pass))
+		_ = s.Record.Set(Key, orderedPassport(s.Record, pass))
 	}
 	n, err := regenerate(ctx, b, s, opts)
 	if err != nil {
@@ -239,13 +242,13 @@ func regenerate(ctx context.Context, b *sessionbridge.Bridge, old *sessionbridge
 	}
 	if opts.KeepSessionInfo && old != nil {
 		// merge(req.session, prevSession) copies every key, cookie included.
-		s.Cookie = old.Cookie
-		for _, k := range old.Keys() {
+		s.Record.Cookie = old.Record.Cookie
+		for _, k := range old.Record.Keys() {
 			if k == "cookie" {
 				continue
 			}
-			raw, _ := old.Raw(k)
-			if err := s.SetRaw(k, raw); err != nil {
+			raw, _ := old.Record.Raw(k)
+			if err := s.Record.SetRaw(k, raw); err != nil {
 				return nil, err
 			}
 		}

@@ -19,7 +19,7 @@ import (
 	redisstore "github.com/sessionbridge/sessionbridge/stores/redis"
 )
 
-func rec(t *testing.T, passport string) *sessionjson.Session {
+func rec(t *testing.T, passport string) *sessionbridge.Session {
 	t.Helper()
 	js := `{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"}`
 	if passport != "" {
@@ -29,7 +29,7 @@ func rec(t *testing.T, passport string) *sessionjson.Session {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return &sessionbridge.Session{Record: s}
 }
 
 // TestLoggedInRules: passport's rule is `if (su || su === 0)`.
@@ -88,11 +88,11 @@ func TestFixtureUsers(t *testing.T) {
 			continue
 		}
 		seen++
-		s, err := sessionjson.Decode([]byte(r.JSON))
+		rec, err := sessionjson.Decode([]byte(r.JSON))
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, err := passportuser.Raw(s)
+		raw, err := passportuser.Raw(&sessionbridge.Session{Record: rec})
 		if w == "" {
 			if !errors.Is(err, passportuser.ErrNotLoggedIn) {
 				t.Errorf("%s: %s %v, want not logged in", r.Name, raw, err)
@@ -180,7 +180,7 @@ func TestNodeUsers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, err := passportuser.Raw(s.Session)
+		raw, err := passportuser.Raw(s)
 		if err != nil || string(raw) != c.want {
 			t.Errorf("%s: Go reads %s %v, want %s", c.user, raw, err, c.want)
 		}
@@ -194,7 +194,7 @@ func TestNodeUsers(t *testing.T) {
 		ID       int
 		Username string
 	}
-	if err := passportuser.Decode(s.Session, &u); err != nil || u.ID != 7 || u.Username != "alice" {
+	if err := passportuser.Decode(s, &u); err != nil || u.ID != 7 || u.Username != "alice" {
 		t.Fatalf("object user: %+v %v", u, err)
 	}
 	t.Log("Node-serialized users 7, 0, \"9007199254740993\" and an object read exactly in Go")
@@ -221,7 +221,7 @@ func TestGoLoginIsNodeLogin(t *testing.T) {
 	if s.ID == old.ID || c.Exists(ctx, st.Key(old.ID)).Val() != 0 {
 		t.Fatal("login must regenerate: new id, old session destroyed")
 	}
-	if s.Has("cart") {
+	if s.Record.Has("cart") {
 		t.Fatal("login must drop the old data by default")
 	}
 	cookie := b.Signer().CookieValue(s.ID)
@@ -239,7 +239,7 @@ func TestGoLoginIsNodeLogin(t *testing.T) {
 	}
 	_ = kept
 	withData, _ := load(t, b, b.Signer().CookieValue(kept.ID))
-	if raw, _ := passportuser.Raw(withData.Session); string(raw) != "0" {
+	if raw, _ := passportuser.Raw(withData); string(raw) != "0" {
 		t.Fatalf("keepSessionInfo login user %s", raw)
 	}
 
@@ -268,8 +268,8 @@ func TestGoLoginIsNodeLogin(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Node's post-logout session: %v", err)
 	}
-	if fmt.Sprint(ns.Keys()) != fmt.Sprint(n.Keys()) {
-		t.Fatalf("after logout Node leaves keys %v, Go %v", ns.Keys(), n.Keys())
+	if fmt.Sprint(ns.Record.Keys()) != fmt.Sprint(n.Record.Keys()) {
+		t.Fatalf("after logout Node leaves keys %v, Go %v", ns.Record.Keys(), n.Record.Keys())
 	}
-	t.Logf("Go login/logout match passport: regenerate, drop data, Node sees the user; after logout both leave %v", n.Keys())
+	t.Logf("Go login/logout match passport: regenerate, drop data, Node sees the user; after logout both leave %v", n.Record.Keys())
 }

@@ -245,7 +245,7 @@ func (e *env) gone(id, when string) {
 	if !errors.Is(err, sessionbridge.ErrNoSession) {
 		var rec *sessionjson.Session
 		if s != nil {
-			rec = s.Session
+			rec = s.Record
 		}
 		e.t.Fatalf("Bridge.LoadID %s: got (%v, %v), want an error wrapping ErrNoSession", when, summary(rec), err)
 	}

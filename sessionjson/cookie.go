@@ -18,7 +18,10 @@ import (
 const ExpiresLayout = jsjson.ISOLayout
 
 // SameSite is the cookie's sameSite option as express-session stores it:
-// a boolean or a string. Use the predefined values.
+// a boolean or a string, exactly as the Node app was configured. The
+// values express-session accepts are SameSite{Mode: "lax"},
+// SameSite{Mode: "strict"}, SameSite{Mode: "none"} (what Go writes),
+// SameSite{Bool: true} (Strict) and SameSite{Bool: false} (no attribute).
 type SameSite struct {
 	// Mode is the string form ("lax", "strict", "none", in any case), or ""
 	// when the option is a boolean.
@@ -26,15 +29,6 @@ type SameSite struct {
 	// Bool is the boolean form, used when Mode is "".
 	Bool bool
 }
-
-// The sameSite values express-session accepts. true means Strict.
-var (
-	SameSiteTrue   = SameSite{Bool: true}
-	SameSiteFalse  = SameSite{Bool: false}
-	SameSiteLax    = SameSite{Mode: "lax"}
-	SameSiteStrict = SameSite{Mode: "strict"}
-	SameSiteNone   = SameSite{Mode: "none"}
-)
 
 // Cookie is the "cookie" member of an express-session record, the data of
 // express-session's Cookie class. A nil pointer is a field Node leaves out

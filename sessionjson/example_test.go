@@ -30,7 +30,7 @@ func ExampleDecode() {
 
 func ExampleCookie_SetCookie() {
 	c := sessionjson.NewCookie(time.UnixMilli(1795000000000), time.Hour)
-	c.SameSite = &sessionjson.SameSiteLax
+	c.SameSite = &sessionjson.SameSite{Mode: "lax"}
 	h, _ := c.SetCookie("connect.sid", "s%3Aabc.sig")
 	fmt.Println(h)
 	// Output: connect.sid=s%3Aabc.sig; Path=/; Expires=Wed, 18 Nov 2026 12:06:40 GMT; HttpOnly; SameSite=Lax

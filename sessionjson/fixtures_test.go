@@ -295,9 +295,9 @@ func cookieFromOptions(now time.Time, o map[string]any, https bool) sessionjson.
 			case string:
 				if x == "auto" {
 					if https {
-						c.SameSite = &sessionjson.SameSiteNone
+						c.SameSite = &sessionjson.SameSite{Mode: "none"}
 					} else {
-						c.SameSite = &sessionjson.SameSiteLax
+						c.SameSite = &sessionjson.SameSite{Mode: "lax"}
 					}
 				} else {
 					c.SameSite = &sessionjson.SameSite{Mode: x}

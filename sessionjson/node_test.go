@@ -30,7 +30,7 @@ func TestNodeReadsGoRecords(t *testing.T) {
 		}
 		c := sessionjson.NewCookie(now, maxAge)
 		if i%4 == 1 {
-			c.SameSite = &sessionjson.SameSiteLax
+			c.SameSite = &sessionjson.SameSite{Mode: "lax"}
 			d := "example.com"
 			c.Domain = &d
 		}

@@ -120,7 +120,7 @@ func TestMiddlewareForEngineIO(t *testing.T) {
 	table.add("foreign", httptest.NewRequest("GET", "/socket.io/?EIO=4&transport=polling", nil)) // not opened through socketauth
 	forged := strings.Replace(f.cookie(f.user), "s%3A", "s%3AX", 1)
 	other, _ := f.bridge.NewSession()
-	_ = other.Set("passport", map[string]any{"user": 8})
+	_ = other.Record.Set("passport", map[string]any{"user": 8})
 	_ = f.bridge.Save(context.Background(), other)
 	bob := f.cookie(other)
 

@@ -337,7 +337,7 @@ func (a *Authorizer) authorize(ctx context.Context, r *http.Request, auth map[st
 	case err != nil:
 		return critical("session store unavailable", err)
 	}
-	stored, err := passportuser.Raw(s.Session)
+	stored, err := passportuser.Raw(s)
 	switch {
 	case errors.Is(err, passportuser.ErrNotLoggedIn):
 		return unauthorized("not logged in", err)

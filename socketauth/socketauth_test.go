@@ -37,7 +37,7 @@ func setup(t *testing.T) *fixture {
 	f.bridge = b
 	ctx := context.Background()
 	f.user, _ = b.NewSession()
-	_ = f.user.Set("passport", map[string]any{"user": 7})
+	_ = f.user.Record.Set("passport", map[string]any{"user": 7})
 	_ = b.Save(ctx, f.user)
 	f.anon, _ = b.NewSession()
 	_ = b.Save(ctx, f.anon)
@@ -255,7 +255,7 @@ func TestTrackerRevalidate(t *testing.T) {
 	tr := socketauth.NewTracker(a, socketauth.TrackerOptions{Concurrency: 2})
 
 	other, _ := f.bridge.NewSession()
-	_ = other.Set("passport", map[string]any{"user": 8})
+	_ = other.Record.Set("passport", map[string]any{"user": 8})
 	_ = f.bridge.Save(ctx, other)
 
 	var mu sync.Mutex // revoke runs on Revalidate's goroutines
@@ -282,7 +282,7 @@ func TestTrackerRevalidate(t *testing.T) {
 		t.Fatalf("revalidate unchanged: %d %d", checked, revoked)
 	}
 	// Log the user out (passport's "passport":{}), destroy the other.
-	_ = f.user.Set("passport", map[string]any{})
+	_ = f.user.Record.Set("passport", map[string]any{})
 	_ = f.bridge.Save(ctx, f.user)
 	_ = f.bridge.Destroy(ctx, other)
 	if checked, revoked := tr.Revalidate(ctx); checked != 2 || revoked != 3 {
@@ -301,7 +301,7 @@ func TestTrackerRevalidate(t *testing.T) {
 	ad, _ := socketauth.New(socketauth.Config{Source: down})
 	td := socketauth.NewTracker(ad, socketauth.TrackerOptions{})
 	s2, _ := f.bridge.NewSession()
-	_ = s2.Set("passport", map[string]any{"user": 9})
+	_ = s2.Record.Set("passport", map[string]any{"user": 9})
 	revokedDuringOutage := false
 	td.Track(&socketauth.Auth{Session: s2, StoredUser: json.RawMessage("9"), LoggedIn: true}, func(string) { revokedDuringOutage = true })
 	if _, revoked := td.Revalidate(ctx); revoked != 0 || revokedDuringOutage {
@@ -318,7 +318,7 @@ func TestTrackerUserChanged(t *testing.T) {
 	a, _ := socketauth.New(socketauth.Config{Source: f.bridge})
 	tr := socketauth.NewTracker(a, socketauth.TrackerOptions{})
 	obj, _ := f.bridge.NewSession()
-	_ = obj.SetRaw("passport", json.RawMessage(`{"user":{"id":1,"role":"a"}}`))
+	_ = obj.Record.SetRaw("passport", json.RawMessage(`{"user":{"id":1,"role":"a"}}`))
 	_ = f.bridge.Save(ctx, obj)
 	var got []string
 	track := func(user string) {

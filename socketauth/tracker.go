@@ -152,7 +152,7 @@ func (t *Tracker) Check(ctx context.Context, sid string) (revoked int, err error
 	case err != nil:
 		return 0, err
 	}
-	stored, err := passportuser.Raw(sess.Session)
+	stored, err := passportuser.Raw(sess)
 	switch {
 	case errors.Is(err, passportuser.ErrNotLoggedIn):
 		return t.Revoke(sid, ReasonLoggedOut), nil

@@ -27,7 +27,7 @@ func TestTrackerWatch(t *testing.T) {
 	a, _ := socketauth.New(socketauth.Config{Source: f.bridge})
 	tr := socketauth.NewTracker(a, socketauth.TrackerOptions{Interval: time.Hour})
 	other, _ := f.bridge.NewSession()
-	_ = other.Set("passport", map[string]any{"user": 8})
+	_ = other.Record.Set("passport", map[string]any{"user": 8})
 	_ = f.bridge.Save(ctx, other)
 
 	revoked := make(chan string, 4)
@@ -66,7 +66,7 @@ func TestTrackerWatch(t *testing.T) {
 	events <- sessionbridge.SessionEvent{ID: other.ID, Ended: true}
 	want("8: " + socketauth.ReasonSessionEnded) // the record is still in the store
 
-	_ = f.user.Set("passport", map[string]any{}) // Node's logout, before it regenerates
+	_ = f.user.Record.Set("passport", map[string]any{}) // Node's logout, before it regenerates
 	if err := f.bridge.Save(ctx, f.user); err != nil {
 		t.Fatal(err)
 	}

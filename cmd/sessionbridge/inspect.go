@@ -14,7 +14,6 @@ import (
 	"github.com/sessionbridge/sessionbridge/cookiesig"
 	"github.com/sessionbridge/sessionbridge/internal/jsjson"
 	"github.com/sessionbridge/sessionbridge/passportuser"
-	"github.com/sessionbridge/sessionbridge/sessionjson"
 	"github.com/sessionbridge/sessionbridge/storeurl"
 )
 
@@ -83,7 +82,7 @@ func runInspect(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	out, err := inspectJSON(sid, sess)
+	out, err := inspectJSON(sess)
 	if err != nil {
 		return fail(errStore, "%s", redact(err.Error(), &f, sid))
 	}
@@ -98,7 +97,7 @@ func runInspect(ctx context.Context, c *cli, args []string) error {
 
 // loadSession loads session sid from the store of spec as the Go library
 // does, without touching or saving it.
-func loadSession(ctx context.Context, spec *storeurl.Spec, f *flags, sid string) (*sessionjson.Session, error) {
+func loadSession(ctx context.Context, spec *storeurl.Spec, f *flags, sid string) (*sessionbridge.Session, error) {
 	if spec.Kind == storeurl.File {
 		// Opening a file store creates its directory; inspecting must not.
 		if fi, err := os.Stat(spec.File.Dir); err != nil || !fi.IsDir() {
@@ -129,10 +128,10 @@ func loadSession(ctx context.Context, spec *storeurl.Spec, f *flags, sid string)
 	case err != nil:
 		return nil, fail(errStore, "store error: %s", redact(err.Error(), f, sid))
 	}
-	return sess.Session, nil
+	return sess, nil
 }
 
-func passportError(s *sessionjson.Session) error {
+func passportError(s *sessionbridge.Session) error {
 	_, err := passportuser.Raw(s)
 	return err
 }
@@ -141,15 +140,15 @@ func passportError(s *sessionjson.Session) error {
 // the embedded record (and escape HTML unless told not to); here "session"
 // and "user" are the stored bytes exactly, and strings are written as
 // JSON.stringify writes them.
-func inspectJSON(sid string, s *sessionjson.Session) ([]byte, error) {
-	rec, err := s.Encode()
+func inspectJSON(s *sessionbridge.Session) ([]byte, error) {
+	rec, err := s.Record.Encode()
 	if err != nil {
 		return nil, err
 	}
 	user, uerr := passportuser.Raw(s)
 	var b bytes.Buffer
 	b.WriteString(`{"sid":`)
-	b.Write(jsjson.AppendString(nil, sid))
+	b.Write(jsjson.AppendString(nil, s.ID))
 	if uerr == nil {
 		b.WriteString(`,"loggedIn":true,"user":`)
 		b.Write(user)
@@ -157,7 +156,7 @@ func inspectJSON(sid string, s *sessionjson.Session) ([]byte, error) {
 		b.WriteString(`,"loggedIn":false,"user":null`)
 	}
 	b.WriteString(`,"expires":`)
-	if iso, ok := expiresISO(s.Cookie.Expires); ok {
+	if iso, ok := expiresISO(s.Record.Cookie.Expires); ok {
 		b.WriteByte('"')
 		b.Write(iso)
 		b.WriteByte('"')

@@ -142,10 +142,13 @@ func mintSession(ctx context.Context, b *sessionbridge.Bridge, f *flags, set fun
 	if err != nil {
 		return nil, fail(errStore, "%v", err)
 	}
-	if err := set(sess.Session); err != nil {
+	if err := set(sess.Record); err != nil {
 		return nil, fail(errStore, "%v", err)
 	}
-	setCookie, err := b.SetCookie(sess)
+	cookie := b.Signer().CookieValue(sess.ID)
+	// The header WriteCookie sends, printed rather than written to a
+	// response (mint has no request to judge Secure against).
+	setCookie, err := sess.Record.Cookie.SetCookie(b.CookieName(), cookie)
 	if err != nil {
 		return nil, usageErrorf("cookie: %v", err)
 	}
@@ -159,7 +162,7 @@ func mintSession(ctx context.Context, b *sessionbridge.Bridge, f *flags, set fun
 		Sid       string `json:"sid"`
 		Cookie    string `json:"cookie"`
 		SetCookie string `json:"setCookie"`
-	}{sess.ID, b.Signer().CookieValue(sess.ID), setCookie})
+	}{sess.ID, cookie, setCookie})
 	return out.Bytes(), nil
 }
 

@@ -149,7 +149,7 @@ func run(ctx context.Context, c config, log *slog.Logger, ready chan<- string) e
 			_ = json.NewEncoder(w).Encode(map[string]any{"loggedIn": false})
 			return
 		}
-		u, err := passportuser.Load(r.Context(), sess.Session, lookup)
+		u, err := passportuser.Load(r.Context(), sess, lookup)
 		if err != nil {
 			_ = json.NewEncoder(w).Encode(map[string]any{"loggedIn": false})
 			return

@@ -230,7 +230,7 @@ func newFixture(t *testing.T, store sessionbridge.Store) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.sess.Set("passport", map[string]any{"user": 7}); err != nil {
+	if err := f.sess.Record.Set("passport", map[string]any{"user": 7}); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -651,10 +651,10 @@ func (a *assessment) logDebug(t *testing.T, all []call, now time.Duration) {
 func classifyLoad(s *sessionbridge.Session, err error) (result, string) {
 	switch {
 	case err == nil:
-		if s == nil || s.Session == nil {
+		if s == nil || s.Record == nil {
 			return resOther, "nil session and nil error"
 		}
-		if u, uerr := passportuser.Raw(s.Session); uerr != nil || string(u) != "7" {
+		if u, uerr := passportuser.Raw(s); uerr != nil || string(u) != "7" {
 			return resOther, fmt.Sprintf("loaded the wrong session: passport.user %s (%v)", u, uerr)
 		}
 		return resOK, ""

@@ -67,19 +67,19 @@ func (p Peer) BothWays(t *testing.T) {
 		t.Fatalf("Go cannot load Node's session: %v\n%s", err, p.App.Stderr())
 	}
 	var pp struct{ User json.Number }
-	must(t, s.Get("passport", &pp))
+	must(t, s.Record.Get("passport", &pp))
 	if pp.User.String() != "7" {
 		t.Fatalf("Go sees passport.user %q, want 7", pp.User)
 	}
 	var cart []int
-	must(t, s.Get("cart", &cart))
+	must(t, s.Record.Get("cart", &cart))
 	var note string
-	must(t, s.Get("note", &note))
+	must(t, s.Record.Get("note", &note))
 	if len(cart) != 2 || note != "é😀\u2028<&>" {
 		t.Fatalf("Go sees cart %v note %q", cart, note)
 	}
 	if raw := p.Raw(s.ID); raw != nil {
-		enc, _ := s.Encode()
+		enc, _ := s.Record.Encode()
 		if string(enc) != string(raw) {
 			t.Fatalf("record not byte-identical:\n go %s\nraw %s", enc, raw)
 		}
@@ -93,8 +93,8 @@ func (p Peer) BothWays(t *testing.T) {
 	// 2. Go -> Node.
 	gs, err := p.Bridge.NewSession()
 	must(t, err)
-	must(t, gs.Set("passport", map[string]any{"user": 7}))
-	must(t, gs.Set("fromGo", "héllo"))
+	must(t, gs.Record.Set("passport", map[string]any{"user": 7}))
+	must(t, gs.Record.Set("fromGo", "héllo"))
 	must(t, p.Bridge.Save(ctx, gs))
 	gcookie := p.Bridge.Signer().CookieValue(gs.ID)
 	me = p.App.Me(gcookie)
@@ -103,7 +103,7 @@ func (p Peer) BothWays(t *testing.T) {
 	}
 	gs2, err := p.goLoad(t, gcookie)
 	must(t, err)
-	must(t, gs2.Set("fromGo", "changed in Go"))
+	must(t, gs2.Record.Set("fromGo", "changed in Go"))
 	must(t, p.Bridge.Save(ctx, gs2))
 	me = p.App.Me(gcookie)
 	if !strings.Contains(string(me.Session), `"fromGo":"changed in Go"`) {
@@ -113,7 +113,7 @@ func (p Peer) BothWays(t *testing.T) {
 	gs3, err := p.goLoad(t, gcookie)
 	must(t, err)
 	var n int
-	if err := gs3.Get("fromNode", &n); err != nil || n != 42 {
+	if err := gs3.Record.Get("fromNode", &n); err != nil || n != 42 {
 		t.Fatalf("Go does not see Node's change: %d %v", n, err)
 	}
 	t.Logf("Go -> Node: Go login seen by passport, Go change seen by Node, Node change seen by Go")
@@ -174,7 +174,7 @@ func (p Peer) TouchRace(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	if err := s.Get("counter", &n); err != nil || n != writes {
+	if err := s.Record.Get("counter", &n); err != nil || n != writes {
 		t.Fatalf("after the race the counter is %d (%v), want Node's last write %d", n, err, writes)
 	}
 	if me := p.App.Me(cookie); !me.LoggedIn || !strings.Contains(string(me.Session), fmt.Sprintf(`"counter":%d`, writes)) {
@@ -267,7 +267,7 @@ func (p Peer) LongLived(t *testing.T, cookie string, check func(t *testing.T, s 
 	if err != nil {
 		t.Fatalf("Go lost the session after its own touch: %v", err)
 	}
-	must(t, s.Set("fromGo", "long"))
+	must(t, s.Record.Set("fromGo", "long"))
 	must(t, p.Bridge.Save(ctx, s))
 	check(t, s)
 	me := p.App.Me(cookie)
@@ -277,5 +277,5 @@ func (p Peer) LongLived(t *testing.T, cookie string, check func(t *testing.T, s 
 	if _, err := p.goLoad(t, cookie); err != nil {
 		t.Fatalf("Go lost the session after its own save: %v", err)
 	}
-	t.Logf("originalMaxAge %d ms, expires %s: Go read, touched and saved it; Node still logged in", *s.Cookie.OriginalMaxAge, s.Cookie.Expires.Format(time.RFC3339))
+	t.Logf("originalMaxAge %d ms, expires %s: Go read, touched and saved it; Node still logged in", *s.Record.Cookie.OriginalMaxAge, s.Record.Cookie.Expires.Format(time.RFC3339))
 }

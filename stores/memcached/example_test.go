@@ -24,7 +24,7 @@ func ExampleNew() {
 	http.Handle("/api/", bridge.RequireSession(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sess, _ := sessionbridge.FromContext(r.Context())
 		var p struct{ User int }
-		_ = sess.Get("passport", &p)
+		_ = sess.Record.Get("passport", &p)
 		fmt.Fprintf(w, "hello user %d\n", p.User)
 	})))
 }

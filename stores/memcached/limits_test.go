@@ -83,7 +83,7 @@ func peerLoad(t *testing.T, p storetest.Peer, cookie string) *sessionjson.Sessio
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s.Session
+	return s.Record
 }
 
 // TestLifetimeSaturates: cookie expiries beyond the JavaScript Date range

@@ -437,7 +437,7 @@ func TestNodeLongLifetime(t *testing.T) {
 	}
 
 	gs, _ := b.NewSession()
-	_ = gs.Set("passport", map[string]any{"user": 7})
+	_ = gs.Record.Set("passport", map[string]any{"user": 7})
 	if err := b.Save(context.Background(), gs); err != nil {
 		t.Fatal(err)
 	}

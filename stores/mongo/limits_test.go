@@ -35,8 +35,8 @@ func TestHugeLifetimes(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if ms, ok := doc.Lookup("expires").DateTimeOK(); !ok || ms != s.Cookie.Expires.UnixMilli() {
-					t.Fatalf("expires %d (a Date: %v), want cookie.expires %d", ms, ok, s.Cookie.Expires.UnixMilli())
+				if ms, ok := doc.Lookup("expires").DateTimeOK(); !ok || ms != s.Record.Cookie.Expires.UnixMilli() {
+					t.Fatalf("expires %d (a Date: %v), want cookie.expires %d", ms, ok, s.Record.Cookie.Expires.UnixMilli())
 				}
 			})
 		})

@@ -34,7 +34,7 @@ func TestHugeLifetimes(t *testing.T) {
 				t.Helper()
 				var got int64
 				err := p.QueryRow(context.Background(), `SELECT extract(epoch FROM expire::timestamptz)::bigint FROM `+st.Table()+` WHERE sid=$1`, s.ID).Scan(&got)
-				if want := (s.Cookie.Expires.UnixMilli() + 999) / 1000; err != nil || got != want {
+				if want := (s.Record.Cookie.Expires.UnixMilli() + 999) / 1000; err != nil || got != want {
 					t.Fatalf("expire %d (%v), want ceil(cookie.expires) %d", got, err, want)
 				}
 			})

@@ -240,7 +240,7 @@ func TestTimeZones(t *testing.T) {
 		t.Fatalf("Go cannot read Node's row across time zones: %v", err)
 	}
 	gs, _ := b.NewSession()
-	_ = gs.Set("passport", map[string]any{"user": 7})
+	_ = gs.Record.Set("passport", map[string]any{"user": 7})
 	if err := b.Save(ctx, gs); err != nil {
 		t.Fatal(err)
 	}

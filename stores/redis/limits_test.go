@@ -54,13 +54,13 @@ func TestHugeLifetimes(t *testing.T) {
 			peer := storetest.Peer{App: app, Bridge: b}
 			peer.LongLived(t, cookie, func(t *testing.T, s *sessionbridge.Session) {
 				t.Helper()
-				want := (s.Cookie.Expires.UnixMilli() - time.Now().UnixMilli() + 999) / 1000
+				want := (s.Record.Cookie.Expires.UnixMilli() - time.Now().UnixMilli() + 999) / 1000
 				got := ttlSeconds(t, c, st.Key(s.ID))
 				if got < want-5 || got > want+1 {
-					t.Fatalf("Redis TTL %d s, want about %d s (cookie.expires %s)", got, want, s.Cookie.Expires.Format(time.RFC3339))
+					t.Fatalf("Redis TTL %d s, want about %d s (cookie.expires %s)", got, want, s.Record.Cookie.Expires.Format(time.RFC3339))
 				}
 			})
-			if d := st.Lifetime(mustLoad(t, b, cookie).Session); d <= 0 {
+			if d := st.Lifetime(mustLoad(t, b, cookie).Record); d <= 0 {
 				t.Fatalf("TTL() = %v for a live session; it must saturate, not wrap", d)
 			}
 		})

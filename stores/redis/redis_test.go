@@ -304,8 +304,8 @@ func TestNodeTouchKeepsSessionAlive(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Go refuses a session Node keeps alive: %v", err)
 	}
-	if !s.Expired(time.Now()) {
+	if !s.Record.Expired(time.Now()) {
 		t.Fatal("test premise: the record's cookie.expires should lag behind")
 	}
-	t.Logf("record says expired at %s, Redis TTL says alive; Go follows Redis like Node", s.Cookie.Expires.Format(time.RFC3339Nano))
+	t.Logf("record says expired at %s, Redis TTL says alive; Go follows Redis like Node", s.Record.Cookie.Expires.Format(time.RFC3339Nano))
 }

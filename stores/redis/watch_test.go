@@ -70,7 +70,7 @@ func TestFeed(t *testing.T) {
 
 			s, _ := b.NewSession()
 			stranger, _ := b.NewSession()
-			if err := other.Set(ctx, stranger.ID, stranger.Session); err != nil {
+			if err := other.Set(ctx, stranger.ID, stranger.Record); err != nil {
 				t.Fatal(err)
 			}
 			if err := b.Save(ctx, s); err != nil {

@@ -39,7 +39,7 @@ func newHandler(bridge *sessionbridge.Bridge) http.Handler {
 	r.Use(bridge.RequireSession)
 	r.Get("/api/me", func(w http.ResponseWriter, r *http.Request) {
 		sess, _ := sessionbridge.FromContext(r.Context())
-		user, err := passportuser.Load(r.Context(), sess.Session, passportuser.JSONDeserializer[User]())
+		user, err := passportuser.Load(r.Context(), sess, passportuser.JSONDeserializer[User]())
 		if errors.Is(err, passportuser.ErrNotLoggedIn) { // logged out on Node, or never logged in
 			http.Error(w, "log in first", http.StatusUnauthorized)
 			return

@@ -39,7 +39,7 @@ func newHandler(bridge *sessionbridge.Bridge) http.Handler {
 	e.Use(echo.WrapMiddleware(bridge.RequireSession))
 	e.GET("/api/me", func(c *echo.Context) error {
 		sess, _ := sessionbridge.FromContext(c.Request().Context())
-		user, err := passportuser.Load(c.Request().Context(), sess.Session, passportuser.JSONDeserializer[User]())
+		user, err := passportuser.Load(c.Request().Context(), sess, passportuser.JSONDeserializer[User]())
 		if errors.Is(err, passportuser.ErrNotLoggedIn) { // logged out on Node, or never logged in
 			return echo.NewHTTPError(http.StatusUnauthorized, "log in first")
 		} else if err != nil {

@@ -56,7 +56,7 @@ func newHandler(bridge *sessionbridge.Bridge) http.Handler {
 	r.Use(requireSession(bridge))
 	r.GET("/api/me", func(c *gin.Context) {
 		sess, _ := sessionbridge.FromContext(c.Request.Context())
-		user, err := passportuser.Load(c.Request.Context(), sess.Session, passportuser.JSONDeserializer[User]())
+		user, err := passportuser.Load(c.Request.Context(), sess, passportuser.JSONDeserializer[User]())
 		if errors.Is(err, passportuser.ErrNotLoggedIn) { // logged out on Node, or never logged in
 			c.JSON(http.StatusUnauthorized, gin.H{"error": "log in first"})
 			return
