@@ -13,19 +13,11 @@
 //   - in front of any net/http websocket or engine.io server through
 //     Middleware and MiddlewareFor.
 //
-// What it fixes from passport.socketio:
-//   - only a signed session id is accepted, from anywhere: the Cookie header
-//     by default, and, if enabled, the auth payload or a query parameter,
-//     which must carry the same signed cookie value ("s:..."); an unsigned
-//     id is refused, and every credential presented must verify;
-//   - expiry is enforced (see sessionbridge.Bridge.LoadID);
-//   - "not logged in" is never critical; a store or deserializer failure
-//     always is, and is never accepted, whatever the Fail hook answers;
-//   - logged_in and the user are kept beside the user, never written into
-//     the application's user object;
-//   - open connections are revoked when their session is destroyed, expires
-//     or logs out (Tracker: Tracker.Run, and Tracker.Watch with a store's
-//     change feed such as redisstore.Store.Feed).
+// Only a signed session id is accepted, from any source; "not logged in"
+// (ErrUnauthorized) is never confused with an outage (ErrCritical); a
+// Tracker revokes open connections when their session ends.
+// docs/passport-socketio.md in the repository compares it with
+// passport.socketio.
 //
 // # What the net/http middleware protects, and what it does not
 //
