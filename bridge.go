@@ -133,7 +133,9 @@ type Session struct {
 	Record *sessionjson.Session
 }
 
-// New returns a Bridge for cfg.
+// New returns a Bridge for cfg. A cookie name or CookieOptions that
+// express-session's cookie serializer refuses gives an error wrapping
+// [sessionjson.ErrInvalidCookieOption].
 func New(cfg Config) (*Bridge, error) {
 	signer, err := cookiesig.NewSigner(cfg.Secrets...)
 	if err != nil {
@@ -177,7 +179,12 @@ func New(cfg Config) (*Bridge, error) {
 		b.cookie.Path = "/"
 	}
 	if ss := b.cookie.SameSite; ss != 0 && ss != http.SameSiteDefaultMode && sameSiteModes[ss] == "" {
-		return nil, fmt.Errorf("sessionbridge: invalid CookieOptions.SameSite %d", ss)
+		return nil, fmt.Errorf("sessionbridge: %w: CookieOptions.SameSite %d", sessionjson.ErrInvalidCookieOption, ss)
+	}
+	// Refuse here, once, the options (and cookie name) that would make
+	// every WriteCookie fail: a bad Domain, Path or Priority.
+	if _, err := b.newCookie().SetCookie(b.name, "v"); err != nil {
+		return nil, fmt.Errorf("sessionbridge: %w", err)
 	}
 	return b, nil
 }

@@ -3,6 +3,7 @@ package sessionbridge_test
 import (
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/internal/nodetest"
+	"github.com/sessionbridge/sessionbridge/sessionjson"
 )
 
 // cookieOptions maps express-session's cookie options to CookieOptions,
@@ -66,21 +68,7 @@ func cookieOptions(o map[string]any) (sessionbridge.CookieOptions, bool) {
 // and the Set-Cookie header WriteCookie sends (or does not send) with
 // express-session's.
 func TestCookieOptionsMatchExpressSession(t *testing.T) {
-	var fx struct {
-		Cases []struct {
-			Name string
-			Args struct {
-				Name        string
-				Secrets     []string
-				Sid         string
-				Now         int64
-				Cookie      map[string]any
-				ProxySecure *bool
-			}
-			SetCookie *string
-			Stored    string
-		}
-	}
+	var fx nodetest.SetCookieFixtures
 	nodetest.Fixture(t, "setcookie.json", &fx)
 	checked := 0
 	for _, c := range fx.Cases {
@@ -152,5 +140,28 @@ func TestNewRejectsInvalidSameSite(t *testing.T) {
 		if s.Record.Cookie.SameSite != nil {
 			t.Fatalf("SameSite %d stored %+v, want no sameSite", ss, *s.Record.Cookie.SameSite)
 		}
+	}
+}
+
+// TestNewRejectsInvalidCookieOptions: options every WriteCookie would refuse
+// are refused by New, with the typed error.
+func TestNewRejectsInvalidCookieOptions(t *testing.T) {
+	for name, cfg := range map[string]sessionbridge.Config{
+		"priority":    {Cookie: sessionbridge.CookieOptions{Priority: "urgent"}},
+		"domain":      {Cookie: sessionbridge.CookieOptions{Domain: "exa mple.com"}},
+		"path":        {Cookie: sessionbridge.CookieOptions{Path: "/a;b"}},
+		"cookie name": {CookieName: "connect sid"},
+		"sameSite":    {Cookie: sessionbridge.CookieOptions{SameSite: http.SameSite(42)}},
+	} {
+		cfg.Secrets, cfg.Store = []string{"s"}, sessionbridge.NewMemoryStore()
+		if _, err := sessionbridge.New(cfg); !errors.Is(err, sessionjson.ErrInvalidCookieOption) {
+			t.Errorf("%s: New = %v, want ErrInvalidCookieOption", name, err)
+		}
+	}
+	if _, err := sessionbridge.New(sessionbridge.Config{
+		Secrets: []string{"s"}, Store: sessionbridge.NewMemoryStore(),
+		Cookie: sessionbridge.CookieOptions{Priority: "High", Domain: ".example.com", Path: "/app"},
+	}); err != nil {
+		t.Fatalf("valid options: %v", err)
 	}
 }

@@ -267,10 +267,9 @@ func TestLatin1HeadersAgainstExpressSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	type batch struct {
-		name   string // the name as express-session is given it
-		raw    []byte // its bytes in the header
-		count  int
-		weight string
+		name  string // the name as express-session is given it
+		raw   []byte // its bytes in the header
+		count int
 	}
 	batches := []batch{
 		{name: "connect.sid", raw: []byte("connect.sid"), count: 6000},

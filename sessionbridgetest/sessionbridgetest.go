@@ -588,6 +588,10 @@ func (c *contract) concurrentDistinct(t *testing.T) {
 	for w, id := range ids {
 		wg.Go(func() {
 			check := func(s *sessionjson.Session, r int, when string) bool {
+				if s == nil {
+					t.Errorf("worker %d, round %d: Get %s returned neither a session nor an error", w, r, when)
+					return false
+				}
 				var user, round int
 				if err := errors.Join(s.Get("passport", &struct{ User *int }{&user}), s.Get("round", &round)); err != nil || user != w || round != r {
 					t.Errorf("worker %d, round %d: Get %s returned user %d round %d (%v)", w, r, when, user, round, err)
@@ -665,6 +669,10 @@ func (c *contract) concurrentSame(t *testing.T) {
 				s, err := e.st.Get(ctx, id)
 				if err != nil {
 					t.Errorf("reader %d: Get during concurrent Sets: %v", r, err)
+					return
+				}
+				if s == nil {
+					t.Errorf("reader %d: Get during concurrent Sets returned neither a session nor an error", r)
 					return
 				}
 				var w, seq int

@@ -101,7 +101,7 @@ func (c *Cookie) Touch(now time.Time) {
 		return
 	}
 	ms := now.UnixMilli() + *c.OriginalMaxAge
-	if ms > maxDateMs || ms < -maxDateMs {
+	if ms > jsjson.MaxDateMs || ms < -jsjson.MaxDateMs {
 		// new Date(now + maxAge) is an Invalid Date: Node then writes
 		// expires null and originalMaxAge null (NaN).
 		c.Expires, c.OriginalMaxAge = nil, nil
@@ -112,10 +112,6 @@ func (c *Cookie) Touch(now time.Time) {
 	c.Expires = &t
 	c.absent &^= fExpires
 }
-
-// maxDateMs is the largest time value of a JavaScript Date (±100,000,000
-// days from the epoch).
-const maxDateMs = jsjson.MaxDateMs
 
 // Expired reports whether the session has expired at now: expires is set and
 // not after now (MemoryStore's rule, expires <= now).
@@ -231,7 +227,7 @@ func (c *Cookie) appendJSON(b []byte) []byte {
 		}
 	}
 	optional(fPartitioned, c.Partitioned != nil, func() { b = strconv.AppendBool(b, *c.Partitioned) })
-	optional(fPriority, c.Priority != nil, func() { b = appendString(b, *c.Priority) })
+	optional(fPriority, c.Priority != nil, func() { b = jsjson.AppendString(b, *c.Priority) })
 	if c.Expires != nil || c.absent&fExpires == 0 {
 		field("expires")
 		if c.Expires == nil {
@@ -244,11 +240,11 @@ func (c *Cookie) appendJSON(b []byte) []byte {
 	}
 	optional(fSecure, c.Secure != nil, func() { b = strconv.AppendBool(b, *c.Secure) })
 	optional(fHTTPOnly, c.HTTPOnly != nil, func() { b = strconv.AppendBool(b, *c.HTTPOnly) })
-	optional(fDomain, c.Domain != nil, func() { b = appendString(b, *c.Domain) })
-	optional(fPath, c.Path != nil, func() { b = appendString(b, *c.Path) })
+	optional(fDomain, c.Domain != nil, func() { b = jsjson.AppendString(b, *c.Domain) })
+	optional(fPath, c.Path != nil, func() { b = jsjson.AppendString(b, *c.Path) })
 	optional(fSameSite, c.SameSite != nil, func() {
 		if c.SameSite.Mode != "" {
-			b = appendString(b, c.SameSite.Mode)
+			b = jsjson.AppendString(b, c.SameSite.Mode)
 		} else {
 			b = strconv.AppendBool(b, c.SameSite.Bool)
 		}
@@ -264,8 +260,6 @@ func bitIndex(bit uint16) int {
 	}
 	return i
 }
-
-func appendString(b []byte, s string) []byte { return jsjson.AppendString(b, s) }
 
 // cookieValues backs a decoded Cookie's pointers with one allocation.
 type cookieValues struct {

@@ -237,22 +237,6 @@ func looseEqual(x, y any) bool {
 	return x == y
 }
 
-type setcookieFixtures struct {
-	Cases []struct {
-		Name string
-		Args struct {
-			Name        string
-			Secrets     []string
-			Sid         string
-			Now         int64
-			Cookie      map[string]any
-			ProxySecure *bool
-		}
-		SetCookie *string
-		Stored    string
-	}
-}
-
 // cookieFromOptions builds the Cookie express-session's generate() builds
 // for these options (what the root package does from CookieOptions).
 func cookieFromOptions(now time.Time, o map[string]any, https bool) sessionjson.Cookie {
@@ -311,7 +295,7 @@ func cookieFromOptions(now time.Time, o map[string]any, https bool) sessionjson.
 // TestSetCookieFixtures builds a new session for each case and compares the
 // record and the Set-Cookie header with what express-session produced.
 func TestSetCookieFixtures(t *testing.T) {
-	var fx setcookieFixtures
+	var fx nodetest.SetCookieFixtures
 	nodetest.Fixture(t, "setcookie.json", &fx)
 	for _, c := range fx.Cases {
 		a := c.Args

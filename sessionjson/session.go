@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"time"
+
+	"github.com/sessionbridge/sessionbridge/internal/jsjson"
 )
 
 // Default limits of [Decode]. A session record written by express-session is
@@ -79,14 +81,14 @@ func Decode(data []byte) (*Session, error) {
 // object with a valid "cookie" object, has a repeated top-level or cookie
 // key, or exceeds the limits.
 func (d Decoder) Decode(data []byte) (*Session, error) {
-	return d.decode(nil, bytes.Clone(data))
+	return d.decode(context.Background(), bytes.Clone(data))
 }
 
 // DecodeOwned is Decode for a buffer the caller hands over (a store's
 // freshly read value): it is kept, not copied, and must not be modified
 // afterwards.
 func (d Decoder) DecodeOwned(data []byte) (*Session, error) {
-	return d.decode(nil, data)
+	return d.decode(context.Background(), data)
 }
 
 // DecodeOwnedContext is DecodeOwned bounded by ctx, for a store reading a
@@ -102,8 +104,8 @@ func (d Decoder) DecodeOwnedContext(ctx context.Context, data []byte) (*Session,
 	return d.decode(ctx, data)
 }
 
-// decode decodes data, which it keeps; ctx may be nil. It makes one pass:
-// each member's value is validated while it is collected. Errors about what
+// decode decodes data, which it keeps, giving up when ctx is done
+// (context.Background, which never is, costs nothing). It makes one pass: each member's value is validated while it is collected. Errors about what
 // the record means (duplicate keys, a bad cookie) wait until the whole text
 // is known to be JSON, so invalid JSON always reports ErrInvalidJSON first.
 func (d Decoder) decode(ctx context.Context, data []byte) (*Session, error) {
@@ -112,7 +114,7 @@ func (d Decoder) decode(ctx context.Context, data []byte) (*Session, error) {
 		return nil, err
 	}
 	sc := scanner{data: data, maxDepth: maxDepth}
-	if ctx != nil {
+	if ctx != context.Background() {
 		sc.ctx = ctx
 		sc.next = pollEvery
 	}
@@ -406,7 +408,7 @@ func (s *Session) Encode() ([]byte, error) {
 		if k > 0 {
 			tmp = append(tmp, ',')
 		}
-		tmp = appendString(tmp, m.key)
+		tmp = jsjson.AppendString(tmp, m.key)
 		tmp = append(tmp, ':')
 		switch {
 		case m.value != nil:

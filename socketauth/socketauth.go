@@ -63,6 +63,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -270,6 +271,10 @@ func (a *Authorizer) sessionID(r *http.Request, auth map[string]any) (string, er
 // cause, after the Fail hook accepted nothing; when the hook accepts an
 // unauthorized client it returns an anonymous Auth and no error.
 func (a *Authorizer) Authorize(ctx context.Context, r *http.Request, auth map[string]any) (*Auth, error) {
+	if r == nil || r.URL == nil {
+		// Refused before the hooks, which may read f.Request.
+		return nil, &Failure{Message: "no handshake request", Err: fmt.Errorf("%w: no handshake request", ErrUnauthorized)}
+	}
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 	defer cancel()
 	res, f := a.authorize(ctx, r, auth)
@@ -328,6 +333,8 @@ func (a *Authorizer) authorize(ctx context.Context, r *http.Request, auth map[st
 		return unauthorized("session not found or expired", err)
 	case err != nil:
 		return critical("session store unavailable", err)
+	case s == nil:
+		return critical("session store unavailable", errNilSession)
 	}
 	stored, err := passportuser.Raw(s)
 	switch {
@@ -344,8 +351,28 @@ func (a *Authorizer) authorize(ctx context.Context, r *http.Request, auth map[st
 			return unauthorized("not logged in", err)
 		case err != nil:
 			return critical("could not load the user", fmt.Errorf("%w: %w", passportuser.ErrDeserialize, err))
+		case isNil(u):
+			// passport treats a null user from deserializeUser as a logout.
+			return unauthorized("not logged in", fmt.Errorf("%w: the deserializer returned no user", passportuser.ErrNotLoggedIn))
 		}
 		res.User = u
 	}
 	return res, nil
+}
+
+// errNilSession is the cause when a SessionSource's LoadID returns neither
+// a session nor an error.
+var errNilSession = errors.New("socketauth: the session source returned no session and no error")
+
+// isNil reports whether a deserialized user is nil, or an interface holding
+// a nil pointer, map, slice, func or channel.
+func isNil(u any) bool {
+	if u == nil {
+		return true
+	}
+	switch v := reflect.ValueOf(u); v.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface, reflect.UnsafePointer:
+		return v.IsNil()
+	}
+	return false
 }

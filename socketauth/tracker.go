@@ -151,6 +151,8 @@ func (t *Tracker) Check(ctx context.Context, sid string) (revoked int, err error
 		return t.Revoke(sid, ReasonSessionEnded), nil
 	case err != nil:
 		return 0, err
+	case sess == nil:
+		return 0, errNilSession
 	}
 	stored, err := passportuser.Raw(sess)
 	switch {
@@ -168,20 +170,32 @@ func (t *Tracker) Check(ctx context.Context, sid string) (revoked int, err error
 // an ended session (sessionbridge.SessionEvent.Ended: destroyed, expired,
 // evicted) has its connections revoked with ReasonSessionEnded without a
 // store read; a changed one is re-validated with Check (a Node logout, for
-// instance, first writes "passport":{}), in a goroutine of its own, store
-// failures being logged. Events for untracked sessions cost nothing. Watch
-// returns feed.Watch's error (nil when ctx ended).
+// instance, first writes "passport":{}) off the feed's goroutine, with at
+// most Options.Concurrency store reads in flight, store failures being
+// logged. Events for untracked sessions cost no store read. Watch returns
+// feed.Watch's error (nil when ctx ended) once its re-validations are done.
 //
 // A feed can miss changes (before it subscribed, across a reconnection, or
 // when its server does not publish them), so run Run beside Watch: its
 // periodic re-validation catches every ended session within its interval.
 func (t *Tracker) Watch(ctx context.Context, feed sessionbridge.SessionFeed) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, t.opts.Concurrency)
 	return feed.Watch(ctx, func(ev sessionbridge.SessionEvent) {
 		switch {
 		case ev.Ended:
 			t.Revoke(ev.ID, ReasonSessionEnded)
 		case t.tracked(ev.ID):
+			wg.Add(1)
 			go func() {
+				defer wg.Done()
+				select {
+				case sem <- struct{}{}:
+					defer func() { <-sem }()
+				case <-ctx.Done():
+					return // Run re-validates it later
+				}
 				if _, err := t.Check(ctx, ev.ID); err != nil {
 					t.a.log.LogAttrs(ctx, slog.LevelWarn, "socketauth: re-validation after a session write failed", slog.Any("error", err))
 				}

@@ -24,6 +24,11 @@ const hexDigits = "0123456789abcdef"
 // UTC, three decimals, and the expanded ±YYYYYY year outside 0000-9999.
 // It reports false for a time outside the range of a JavaScript Date.
 func AppendISO(b []byte, t time.Time) ([]byte, bool) {
+	// Bound the seconds first: t.UnixMilli wraps beyond about 292 million
+	// years, possibly back into range.
+	if s := t.Unix(); s > MaxDateMs/1000 || s < -MaxDateMs/1000 {
+		return b, false
+	}
 	ms := t.UnixMilli()
 	if ms > MaxDateMs || ms < -MaxDateMs {
 		return b, false

@@ -136,3 +136,22 @@ func (r Result) Decode(tb testing.TB, v any) {
 		tb.Fatalf("oracle value %s: %v", r.Value, err)
 	}
 }
+
+// SetCookieFixtures is testdata/fixtures/setcookie.json: for each set of
+// express-session options, the Set-Cookie header express-session sent (nil
+// when it sent none) and the record it stored.
+type SetCookieFixtures struct {
+	Cases []struct {
+		Name string
+		Args struct {
+			Name        string
+			Secrets     []string
+			Sid         string
+			Now         int64
+			Cookie      map[string]any
+			ProxySecure *bool
+		}
+		SetCookie *string
+		Stored    string
+	}
+}

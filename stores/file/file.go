@@ -67,6 +67,7 @@ import (
 
 	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
+	"github.com/sessionbridge/sessionbridge/stores/internal/reclimit"
 )
 
 // Defaults, as session-file-store sets them (but see FileMode).
@@ -212,14 +213,10 @@ func (s *Store) read(ctx context.Context, path string) (*sessionjson.Session, er
 	}
 	defer f.Close()
 	var r io.Reader = f
-	limit := s.opts.Decoder.MaxBytes
-	if limit == 0 {
-		limit = sessionjson.DefaultMaxBytes
-	}
-	if limit > 0 {
+	if limit := reclimit.Of(s.opts.Decoder); limit >= 0 {
 		// The size is known before reading: refuse a larger file unread.
 		if n := fi.Size(); n > int64(limit) {
-			return nil, fmt.Errorf("filestore: %w: %d bytes, limit %d", sessionjson.ErrTooLarge, n, limit)
+			return nil, reclimit.Error("filestore", n, limit)
 		}
 		// A file that grows after Stat is still read no further than one
 		// byte past the limit, so Decode reports ErrTooLarge.

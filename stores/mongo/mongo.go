@@ -59,6 +59,7 @@ import (
 	"github.com/sessionbridge/sessionbridge/internal/jsjson"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 	"github.com/sessionbridge/sessionbridge/stores/internal/jsdate"
+	"github.com/sessionbridge/sessionbridge/stores/internal/reclimit"
 )
 
 // Defaults, as connect-mongo sets them.
@@ -136,13 +137,7 @@ func New(db *mongo.Database, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Store{coll: db.Collection(opts.Collection), opts: opts, limit: -1}
-	switch n := opts.Decoder.MaxBytes; {
-	case n == 0:
-		s.limit = sessionjson.DefaultMaxBytes
-	case n > 0:
-		s.limit = int64(n)
-	}
+	s := &Store{coll: db.Collection(opts.Collection), opts: opts, limit: int64(reclimit.Of(opts.Decoder))}
 	if s.limit >= 0 {
 		typ := bson.D{{Key: "$type", Value: "$session"}}
 		size := bson.D{{Key: "$switch", Value: bson.D{
@@ -285,9 +280,7 @@ func storedSize(v bson.RawValue) int64 {
 	return 0
 }
 
-func (s *Store) tooLarge(n int64) error {
-	return fmt.Errorf("mongostore: %w: %d bytes, limit %d", sessionjson.ErrTooLarge, n, s.limit)
-}
+func (s *Store) tooLarge(n int64) error { return reclimit.Error("mongostore", n, s.limit) }
 
 // sessionJSON returns the session field as JSON text.
 func sessionJSON(v bson.RawValue) ([]byte, error) {

@@ -53,6 +53,7 @@ import (
 	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 	"github.com/sessionbridge/sessionbridge/stores/internal/jsdate"
+	"github.com/sessionbridge/sessionbridge/stores/internal/reclimit"
 )
 
 // Defaults, as connect-pg-simple sets them.
@@ -148,9 +149,7 @@ func New(db DB, opts Options) *Store {
 	} else {
 		s.table = pgx.Identifier{opts.TableName}.Sanitize()
 	}
-	switch n := opts.Decoder.MaxBytes; {
-	case n == 0:
-		s.limit = sessionjson.DefaultMaxBytes
+	switch n := reclimit.Of(opts.Decoder); {
 	case n < 0 || n > math.MaxInt32:
 		s.limit = math.MaxInt32 // more than a json value can hold
 	default:
@@ -328,7 +327,7 @@ func (s *Store) miss(ctx context.Context, sid string, now int64) (*sessionjson.S
 	case n == nil:
 		return nil, fmt.Errorf("pgstore: %w: sess is NULL", sessionjson.ErrInvalidJSON)
 	case raw == nil:
-		return nil, fmt.Errorf("pgstore: %w: %d bytes, limit %d", sessionjson.ErrTooLarge, *n, s.limit)
+		return nil, reclimit.Error("pgstore", *n, s.limit)
 	}
 	return s.decode(ctx, raw)
 }

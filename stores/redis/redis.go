@@ -53,6 +53,7 @@ import (
 	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 	"github.com/sessionbridge/sessionbridge/stores/internal/jsdate"
+	"github.com/sessionbridge/sessionbridge/stores/internal/reclimit"
 )
 
 // Defaults, as connect-redis sets them.
@@ -119,13 +120,7 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Store{client: client, opts: opts, limit: -1}
-	switch n := opts.Decoder.MaxBytes; {
-	case n == 0:
-		s.limit = sessionjson.DefaultMaxBytes
-	case n > 0:
-		s.limit = n
-	}
+	s := &Store{client: client, opts: opts, limit: reclimit.Of(opts.Decoder)}
 	s.first = firstRead(s.limit)
 	s.end = int64(s.first - 1)
 	return s
@@ -183,7 +178,7 @@ func firstRead(limit int) int {
 func (s *Store) readRest(ctx context.Context, c redis.Cmdable, key string) ([]byte, error) {
 	limit := s.limit
 	if limit < window { // the first read held one byte past the limit
-		return nil, tooLarge(-1, limit)
+		return nil, reclimit.Error("redisstore", -1, limit)
 	}
 	n, err := c.StrLen(ctx, key).Result()
 	switch {
@@ -192,13 +187,13 @@ func (s *Store) readRest(ctx context.Context, c redis.Cmdable, key string) ([]by
 	case err != nil:
 		return nil, fmt.Errorf("redisstore: get: %w", err)
 	case n > int64(limit):
-		return nil, tooLarge(n, limit)
+		return nil, reclimit.Error("redisstore", n, limit)
 	}
 	// One GETRANGE reads the value atomically; capped at limit+1 bytes, it
 	// stays bounded should the value have grown since STRLEN.
 	b, err := value(c.GetRange(ctx, key, 0, int64(limit)).Bytes())
 	if err == nil && len(b) > limit {
-		return nil, tooLarge(-1, limit)
+		return nil, reclimit.Error("redisstore", -1, limit)
 	}
 	return b, err
 }
@@ -217,15 +212,6 @@ func value(b []byte, err error) ([]byte, error) {
 		return nil, sessionbridge.ErrNotFound
 	}
 	return b, nil
-}
-
-// tooLarge is the error for a record over limit bytes: n of them, or an
-// unknown number (n < 0).
-func tooLarge(n int64, limit int) error {
-	if n < 0 {
-		return fmt.Errorf("redisstore: %w: more than %d bytes", sessionjson.ErrTooLarge, limit)
-	}
-	return fmt.Errorf("redisstore: %w: %d bytes, limit %d", sessionjson.ErrTooLarge, n, limit)
 }
 
 func isWrongType(err error) bool {

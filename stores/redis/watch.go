@@ -83,6 +83,11 @@ func (s *Store) Feed(opts FeedOptions) *Feed {
 // off (see Feed), and an error wrapping the client's when the setting
 // cannot be changed or the Cluster's masters cannot be listed. On a
 // Cluster, notify is called from one goroutine per master.
+//
+// Keyspace notifications are fire-and-forget: events published while the
+// subscription reconnects are lost, and a master added to a Cluster after
+// Watch started is not watched. Run Tracker.Run beside a feed, which
+// re-validates every tracked session at its interval and catches both.
 func (f *Feed) Watch(ctx context.Context, notify func(sessionbridge.SessionEvent)) error {
 	if err := checkNotifications(ctx, f.client, f.configure); err != nil {
 		if !errors.Is(err, errConfigUnavailable) {

@@ -3,12 +3,14 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionbridge/sessionbridge"
+	"github.com/sessionbridge/sessionbridge/sessionjson"
 	redisstore "github.com/sessionbridge/sessionbridge/stores/redis"
 )
 
@@ -132,4 +134,141 @@ func ExampleStore_Feed() {
 		fmt.Println("session ended:", ev.Ended) // never log ev.ID
 	})
 	fmt.Println(err)
+}
+
+// TestFeedManyEvents: a burst of writes and deletes, pipelined so that
+// Redis publishes the notifications faster than one at a time, is
+// reported whole: every write as a change and every delete as an end, on a
+// single node and on every master of a Cluster (where notify runs on one
+// goroutine per master).
+func TestFeedManyEvents(t *testing.T) {
+	const n = 2000
+	for name, mk := range map[string]func(*testing.T) redis.UniversalClient{"single": single, "cluster": cluster} {
+		t.Run(name, func(t *testing.T) {
+			c := mk(t)
+			p := prefix(t)
+			st := redisstore.New(c, redisstore.Options{Prefix: p})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var mu sync.Mutex
+			changed, ended := map[string]int{}, map[string]int{}
+			done := make(chan error, 1)
+			go func() {
+				done <- st.Feed(redisstore.FeedOptions{Configure: true}).Watch(ctx, func(ev sessionbridge.SessionEvent) {
+					mu.Lock()
+					defer mu.Unlock()
+					if ev.Ended {
+						ended[ev.ID]++
+					} else {
+						changed[ev.ID]++
+					}
+				})
+			}()
+			// wait polls until cond holds (under mu) or the time is up.
+			wait := func(within time.Duration, cond func() bool) bool {
+				deadline := time.Now().Add(within)
+				for time.Now().Before(deadline) {
+					mu.Lock()
+					ok := cond()
+					mu.Unlock()
+					if ok {
+						return true
+					}
+					select {
+					case err := <-done:
+						t.Fatalf("Watch returned early: %v", err)
+					case <-time.After(20 * time.Millisecond):
+					}
+				}
+				return false
+			}
+			// The subscription starts asynchronously (on every master of a
+			// Cluster): write a probe session on each of a few slots until
+			// all their writes are reported.
+			probes := make([]string, 32)
+			for i := range probes {
+				probes[i] = fmt.Sprintf("probe%d", i)
+			}
+			t.Cleanup(func() {
+				for _, id := range probes {
+					_ = st.Destroy(context.Background(), id)
+				}
+			})
+			rec := sessionjson.New(sessionjson.NewCookie(time.Now(), time.Hour))
+			allSeen := func() bool {
+				for _, id := range probes {
+					if changed[id] == 0 {
+						return false
+					}
+				}
+				return true
+			}
+			for i := 0; ; i++ {
+				for _, id := range probes {
+					if err := st.Set(ctx, id, rec); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if wait(200*time.Millisecond, allSeen) {
+					break
+				}
+				if i == 50 {
+					t.Fatal("the feed reported no probe write within 10s")
+				}
+			}
+
+			ids := make([]string, n)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("s%05d", i)
+			}
+			val, err := rec.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// One pipeline per node: a Cluster client splits it by slot.
+			if _, err := c.Pipelined(ctx, func(pl redis.Pipeliner) error {
+				for _, id := range ids {
+					pl.Set(ctx, st.Key(id), val, time.Minute)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Pipelined(ctx, func(pl redis.Pipeliner) error {
+				for _, id := range ids {
+					pl.Del(ctx, st.Key(id))
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			count := func() (int, int) {
+				ch, en := 0, 0
+				for _, id := range ids {
+					if changed[id] > 0 {
+						ch++
+					}
+					if ended[id] > 0 {
+						en++
+					}
+				}
+				return ch, en
+			}
+			if !wait(30*time.Second, func() bool { ch, en := count(); return ch == n && en == n }) {
+				mu.Lock()
+				ch, en := count()
+				mu.Unlock()
+				t.Fatalf("of %d sessions written then deleted, the feed reported %d writes and %d ends", n, ch, en)
+			}
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("Watch after cancel: %v", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Watch did not return after its context ended")
+			}
+		})
+	}
 }

@@ -12,11 +12,13 @@ package jsdate
 import (
 	"math"
 	"time"
+
+	"github.com/sessionbridge/sessionbridge/internal/jsjson"
 )
 
 // MaxMillis is the largest time value of a JavaScript Date: 8.64e15 ms from
 // the epoch, +275760-09-13T00:00:00.000Z. -MaxMillis is the smallest.
-const MaxMillis int64 = 8_640_000_000_000_000
+const MaxMillis int64 = jsjson.MaxDateMs
 
 // Millis returns t as JavaScript's Number(date) would: milliseconds since the
 // epoch, floored to the millisecond, clamped to ±MaxMillis. It never
