@@ -105,7 +105,81 @@ type Config struct {
 	// ErrorHandler answers requests whose session could not be loaded
 	// because of a store failure. Default: 503 Service Unavailable.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+
+	// The request lifecycle of [Bridge.LoadAndSave], with express-session's
+	// option names and meaning. Configure them as the Node app configures
+	// express-session. The zero values are what express-session's
+	// documentation recommends (resave: false, saveUninitialized: false,
+	// rolling: false, unset: 'keep'); express-session's own defaults when
+	// an option is left undefined are resave: true and saveUninitialized:
+	// true, so set them here if the Node app leaves them out.
+
+	// Resave is express-session's resave: save the session at the end of
+	// every request, even when the request did not change it.
+	Resave bool
+	// SaveUninitialized is express-session's saveUninitialized: save (and
+	// send the cookie of) a new session the request did not change.
+	SaveUninitialized bool
+	// Rolling is express-session's rolling: send the cookie on every
+	// response, its expiry reset.
+	Rolling bool
+	// Unset is express-session's unset: what happens to the stored session
+	// when a handler unsets it ([Bridge.Unset]): UnsetKeep (the default)
+	// or UnsetDestroy.
+	Unset Unset
+	// GenerateID is express-session's genid: the id of a new session.
+	// Default [NewID], as uid-safe makes them. Only ids a client cannot
+	// guess are safe.
+	GenerateID func(r *http.Request) (string, error)
+
+	// Beyond express-session.
+
+	// TouchAfter skips the store touch of an unchanged session whose
+	// expiry the store set less than TouchAfter ago (connect-mongo's
+	// touchAfter, for every store): fewer store writes, at the price of
+	// an idle session ending up to TouchAfter earlier than with a touch on
+	// every request. It must be shorter than Cookie.MaxAge (New refuses it
+	// otherwise) and should be a small part of it. Zero touches on every
+	// request, as express-session does.
+	TouchAfter time.Duration
+	// Conflict decides what a save does when the stored session changed
+	// since this request loaded it (Node or another Go instance wrote it
+	// in between): ConflictMerge (the default), ConflictOverwrite
+	// (express-session's behaviour) or ConflictFail. It needs a
+	// [ConditionalStore]; with another Store every save overwrites.
+	Conflict ConflictPolicy
+	// MaxConflictRetries bounds the re-reads of a ConflictMerge save;
+	// default 5. A save that still conflicts fails with ErrConflict.
+	MaxConflictRetries int
 }
+
+// Unset is express-session's unset option.
+type Unset int
+
+const (
+	// UnsetKeep keeps the stored session when a handler unsets it; only
+	// this response leaves it alone (express-session's unset: 'keep').
+	UnsetKeep Unset = iota
+	// UnsetDestroy destroys the stored session at the end of a request
+	// whose handler unset it (express-session's unset: 'destroy').
+	UnsetDestroy
+)
+
+// ConflictPolicy is what a save does when the stored session changed since
+// it was loaded. See Config.Conflict.
+type ConflictPolicy int
+
+const (
+	// ConflictMerge re-reads the session, applies to it only the top-level
+	// keys this request changed (and its cookie, if the request changed
+	// the cookie), and writes again; the other writer's changes survive.
+	ConflictMerge ConflictPolicy = iota
+	// ConflictOverwrite writes this request's session over the stored one,
+	// as express-session does: the last writer wins.
+	ConflictOverwrite
+	// ConflictFail fails the save with an error wrapping ErrConflict.
+	ConflictFail
+)
 
 // Bridge loads and writes express-session sessions for Go handlers. It is
 // safe for concurrent use.
@@ -121,6 +195,13 @@ type Bridge struct {
 	onError func(http.ResponseWriter, *http.Request, error)
 
 	storeExpires bool // the store enforces expiry (ExpiryEnforcer)
+
+	resave, saveUninit, rolling bool
+	unset                       Unset
+	genid                       func(*http.Request) (string, error)
+	touchAfter                  time.Duration
+	conflict                    ConflictPolicy
+	retries                     int
 }
 
 // Session is a loaded or new session: its id and its record. Change the
@@ -131,6 +212,8 @@ type Session struct {
 	ID string
 	// Record is the express-session record: the data and the cookie.
 	Record *sessionjson.Session
+
+	lc *lifecycle // the request's lifecycle under LoadAndSave or Update
 }
 
 // New returns a Bridge for cfg. A cookie name or CookieOptions that
@@ -154,6 +237,18 @@ func New(cfg Config) (*Bridge, error) {
 		log:     cfg.Logger,
 		maxHdr:  cfg.MaxHeaderBytes,
 		onError: cfg.ErrorHandler,
+
+		resave:     cfg.Resave,
+		saveUninit: cfg.SaveUninitialized,
+		rolling:    cfg.Rolling,
+		unset:      cfg.Unset,
+		genid:      cfg.GenerateID,
+		touchAfter: cfg.TouchAfter,
+		conflict:   cfg.Conflict,
+		retries:    cfg.MaxConflictRetries,
+	}
+	if err := b.checkLifecycle(); err != nil {
+		return nil, err
 	}
 	if e, ok := cfg.Store.(ExpiryEnforcer); ok {
 		b.storeExpires = e.EnforcesExpiry()
@@ -339,16 +434,27 @@ func (b *Bridge) newCookie() sessionjson.Cookie {
 	return c
 }
 
-// Save writes the session to the store (express-session's save).
+// Save writes the session to the store (express-session's
+// req.session.save). Under [Bridge.LoadAndSave] and in [Bridge.Update] a
+// session that was loaded from the store is written conditionally (see
+// Config.Conflict), and s.Record then holds what was stored: the request's
+// changes merged into the stored session. Otherwise it is the store's Set.
 func (b *Bridge) Save(ctx context.Context, s *Session) error {
-	if err := b.store.Set(ctx, s.ID, s.Record); err != nil {
-		return fmt.Errorf("%w: %w", ErrStore, err)
+	if s.lc != nil {
+		sn := takeSnapshot(s.Record)
+		s.lc.saved = &sn
 	}
-	return nil
+	err := b.commit(ctx, s, s.lc)
+	if err == nil && s.lc != nil {
+		sn := takeSnapshot(s.Record) // the merge may have added Node's changes
+		s.lc.saved = &sn
+	}
+	return err
 }
 
 // Touch resets the session's expiry from now and tells the store, as
-// express-session does for an unmodified session with resave off.
+// express-session does for an unmodified session with resave off. Under
+// [Bridge.LoadAndSave] there is no need: the middleware touches.
 func (b *Bridge) Touch(ctx context.Context, s *Session) error {
 	s.Record.Touch(b.now())
 	if err := b.store.Touch(ctx, s.ID, s.Record); err != nil {
@@ -360,22 +466,146 @@ func (b *Bridge) Touch(ctx context.Context, s *Session) error {
 	return nil
 }
 
-// Destroy removes the session from the store. Like express-session, it does
-// not clear the browser's cookie; the cookie then points at nothing.
+// Destroy removes the session from the store (express-session's
+// req.session.destroy). Under [Bridge.LoadAndSave] the request then has no
+// session: no cookie is sent and nothing is saved at the end. Like
+// express-session, it does not clear the browser's cookie; the cookie then
+// points at nothing.
 func (b *Bridge) Destroy(ctx context.Context, s *Session) error {
-	if err := b.store.Destroy(ctx, s.ID); err != nil {
+	if err := b.destroyStored(ctx, s.ID); err != nil {
+		return err
+	}
+	if s.lc != nil {
+		s.lc.destroyed = true
+	}
+	return nil
+}
+
+// Unset is express-session's req.session = null, under
+// [Bridge.LoadAndSave]: the response sends no cookie and saves nothing, and
+// with Config.Unset UnsetDestroy the stored session is destroyed at the end
+// of the request. [Bridge.Regenerate] gives the request a session again.
+// Outside LoadAndSave it does nothing.
+func (b *Bridge) Unset(s *Session) {
+	if s.lc != nil {
+		s.lc.unset = true
+	}
+}
+
+// Regenerate destroys the session in the store and gives s a new id and a
+// new, empty record (express-session's req.session.regenerate), in place.
+// Under [Bridge.LoadAndSave] the new session is saved and its cookie sent
+// at the end of the request; elsewhere call Save and WriteCookie.
+func (b *Bridge) Regenerate(ctx context.Context, s *Session) error {
+	if err := b.destroyStored(ctx, s.ID); err != nil {
+		return err
+	}
+	var r *http.Request
+	if s.lc != nil {
+		r = s.lc.r
+	}
+	if err := b.generate(r, s); err != nil {
+		return err
+	}
+	if st := s.lc; st != nil {
+		st.base, st.version = nil, Version{}
+		st.unset, st.destroyed = false, false
+	}
+	return nil
+}
+
+// Reload replaces s.Record with the session as the store holds it now
+// (express-session's req.session.reload). A session the store no longer
+// holds gives an error wrapping ErrNoSession.
+func (b *Bridge) Reload(ctx context.Context, s *Session) error {
+	rec, v, err := b.getVersion(ctx, s.ID)
+	if err != nil {
+		return err
+	}
+	s.Record = rec
+	if s.lc != nil {
+		s.lc.base, s.lc.version = rec.Clone(), v
+	}
+	return nil
+}
+
+// Update loads the session sid (an id from a verified cookie), lets fn
+// change it, and saves it if fn changed it, with the same rule as
+// [Bridge.LoadAndSave]: a change made by Node or another Go instance since
+// the load is merged, not overwritten (Config.Conflict). It is for code
+// that changes a session outside an HTTP request, such as a socket handler.
+// It does not touch the session; see [Bridge.KeepAlive].
+//
+// An error from fn is returned as is, and nothing is saved. A session that
+// is missing or expired gives an error wrapping ErrNoSession, also when it
+// ends between the load and the save; a store failure wraps ErrStore; a
+// merge that still conflicts, or any conflict with ConflictFail, wraps
+// ErrConflict.
+func (b *Bridge) Update(ctx context.Context, sid string, fn func(*Session) error) error {
+	rec, v, err := b.getVersion(ctx, sid)
+	if err != nil {
+		return err
+	}
+	st := &lifecycle{b: b, base: rec.Clone(), version: v}
+	s := &Session{ID: sid, Record: rec, lc: st}
+	before := takeSnapshot(rec)
+	if err := fn(s); err != nil {
+		return err
+	}
+	if s.ID != sid {
+		// fn regenerated: save the new session as LoadAndSave would.
+		return b.commit(ctx, s, st)
+	}
+	if st.gone() || before.matches(s.Record) && s.Record.Cookie.Equal(st.base.Cookie) {
+		return nil
+	}
+	return b.commit(ctx, s, st)
+}
+
+// KeepAlive extends the session's life as a request would with
+// [Bridge.LoadAndSave] (the store's touch, skipped under Config.TouchAfter
+// when the store's expiry is recent enough), without changing its data. It
+// is for connections that keep a session in use without HTTP requests,
+// such as sockets. A missing or expired session gives an error wrapping
+// ErrNoSession; a store failure wraps ErrStore.
+func (b *Bridge) KeepAlive(ctx context.Context, sid string) error {
+	rec, v, err := b.getVersion(ctx, sid)
+	if err != nil {
+		return err
+	}
+	s := &Session{ID: sid, Record: rec}
+	// Judge TouchAfter by the record as read, then reset its expiry.
+	if b.touchAfter > 0 && b.recentlyTouched(rec, v) {
+		return nil
+	}
+	rec.Touch(b.now())
+	if err := b.store.Touch(ctx, sid, s.Record); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("%w: %w", ErrNoSession, ErrNotFound)
+		}
 		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
 	return nil
 }
 
-// Regenerate destroys s in the store and returns a new, empty, unsaved
-// session with a fresh id and cookie (express-session's regenerate).
-func (b *Bridge) Regenerate(ctx context.Context, s *Session) (*Session, error) {
-	if err := b.Destroy(ctx, s); err != nil {
-		return nil, err
+// checkLifecycle refuses lifecycle options that cannot work.
+func (b *Bridge) checkLifecycle() error {
+	if b.unset != UnsetKeep && b.unset != UnsetDestroy {
+		return fmt.Errorf("sessionbridge: unknown Config.Unset %d", b.unset)
 	}
-	return b.NewSession()
+	if b.conflict < ConflictMerge || b.conflict > ConflictFail {
+		return fmt.Errorf("sessionbridge: unknown Config.Conflict %d", b.conflict)
+	}
+	if b.touchAfter < 0 || b.touchAfter > 0 && b.cookie.MaxAge > 0 && b.touchAfter >= b.cookie.MaxAge {
+		return fmt.Errorf("sessionbridge: Config.TouchAfter %v must be at least 0 and shorter than Cookie.MaxAge %v", b.touchAfter, b.cookie.MaxAge)
+	}
+	if b.retries < 0 {
+		return fmt.Errorf("sessionbridge: Config.MaxConflictRetries %d is negative", b.retries)
+	}
+	if b.retries == 0 {
+		b.retries = defaultConflictRetries
+	}
+	return nil
 }
 
 // WriteCookie adds the Set-Cookie header express-session sends for the

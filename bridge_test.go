@@ -240,11 +240,11 @@ func TestWriteCookieAndTouch(t *testing.T) {
 	if e := got.Record.Cookie.Expires.Format(time.RFC3339); e != "2026-11-18T13:30:00Z" {
 		t.Fatalf("expires after touch %s", e)
 	}
-	n, err := b.Regenerate(context.Background(), got)
-	if err != nil || n.ID == got.ID {
+	oldID := got.ID
+	if err := b.Regenerate(context.Background(), got); err != nil || got.ID == oldID {
 		t.Fatalf("regenerate: %v", err)
 	}
-	if _, err := b.LoadID(context.Background(), got.ID); !errors.Is(err, sessionbridge.ErrNotFound) {
+	if _, err := b.LoadID(context.Background(), oldID); !errors.Is(err, sessionbridge.ErrNotFound) {
 		t.Fatalf("old id after regenerate: %v", err)
 	}
 }

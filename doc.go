@@ -17,4 +17,13 @@
 // Errors tell a client without a valid session ([ErrNoSession], with the
 // precise reason wrapped) from a store that failed ([ErrStore]); the two
 // never mix, so an outage is never mistaken for "logged out".
+//
+// Two middlewares: [Bridge.Middleware] only reads the session, for
+// services that never change it; [Bridge.LoadAndSave] is express-session's
+// request lifecycle with its options (Config.Resave, SaveUninitialized,
+// Rolling, Unset), so a Go service keeps sessions alive, saves what its
+// handlers change and sends the cookie exactly as the Node app would. Its
+// saves never silently overwrite a change Node made meanwhile
+// (Config.Conflict, [ConditionalStore]), and Config.TouchAfter spares the
+// store most touches.
 package sessionbridge

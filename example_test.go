@@ -107,3 +107,66 @@ func ExampleBridge_NewSession() {
 		_ = bridge.WriteCookie(w, r, sess) // the Node app now sees user 7
 	})
 }
+
+// LoadAndSave is express-session in Go: the handler changes the session and
+// returns; the session is saved and its cookie sent as express-session
+// would (here: a new session that was changed gets a cookie and is stored).
+func ExampleBridge_LoadAndSave() {
+	store := sessionbridge.NewMemoryStore()
+	bridge, _ := sessionbridge.New(sessionbridge.Config{
+		Secrets: []string{"keyboard cat"},
+		Store:   store,
+		Cookie:  sessionbridge.CookieOptions{MaxAge: time.Hour},
+		// As the Node app's session({resave: false, saveUninitialized: false}).
+		Resave:            false,
+		SaveUninitialized: false,
+	})
+	views := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sess, _ := sessionbridge.FromContext(r.Context()) // always set under LoadAndSave
+		var n int
+		_ = sess.Record.Get("views", &n)
+		_ = sess.Record.Set("views", n+1)
+		fmt.Fprintf(w, "views %d", n+1)
+	})
+	srv := httptest.NewServer(bridge.LoadAndSave(views))
+	defer srv.Close()
+
+	cookie := ""
+	for range 3 {
+		req, _ := http.NewRequestWithContext(context.Background(), "GET", srv.URL, nil)
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			panic(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if c := resp.Cookies(); len(c) == 1 {
+			cookie = c[0].Name + "=" + c[0].Value
+		}
+		fmt.Println(string(body))
+	}
+	// Output:
+	// views 1
+	// views 2
+	// views 3
+}
+
+// Update changes a session outside an HTTP request (a socket handler, a
+// job) without losing what Node wrote meanwhile.
+func ExampleBridge_Update() {
+	store := sessionbridge.NewMemoryStore()
+	bridge, _ := sessionbridge.New(sessionbridge.Config{Secrets: []string{"keyboard cat"}, Store: store})
+	sess, _ := bridge.NewSession()
+	_ = bridge.Save(context.Background(), sess)
+
+	err := bridge.Update(context.Background(), sess.ID, func(s *sessionbridge.Session) error {
+		return s.Record.Set("theme", "dark")
+	})
+	fresh, _ := bridge.LoadID(context.Background(), sess.ID)
+	theme, _ := fresh.Record.Raw("theme")
+	fmt.Println(err, string(theme))
+	// Output: <nil> "dark"
+}

@@ -25,3 +25,10 @@ func (m *MemoryStore) Len() int {
 	defer m.mu.Unlock()
 	return len(m.sessions)
 }
+
+// Raw returns the record held for sid exactly, or nil.
+func (m *MemoryStore) Raw(sid string) []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]byte(nil), m.sessions[sid]...)
+}

@@ -35,4 +35,37 @@ type SessionSource interface {
 	LoadID(ctx context.Context, sid string) (*Session, error)
 }
 
-var _ SessionSource = (*Bridge)(nil)
+// A SessionKeeper is a [SessionSource] that can also extend a session's
+// life without an HTTP request: what keeps the session of an open socket
+// alive while its client is active (socketauth.TrackerOptions.KeepAlive).
+// A [Bridge] is one: [Bridge.KeepAlive].
+type SessionKeeper interface {
+	SessionSource
+	// KeepAlive extends the life of the session sid (an id SessionID or
+	// SessionIDFromValue verified) as a request would, without changing
+	// its data. A session that is gone or expired gives ErrNoSession, a
+	// store failure ErrStore; ctx bounds the call.
+	KeepAlive(ctx context.Context, sid string) error
+}
+
+// A SessionUpdater is a [SessionSource] that can also reload a session and
+// change it outside an HTTP request without losing a change made meanwhile
+// by another writer (Node, another Go instance): what a socket handler
+// needs to read fresh session data and write to it
+// (socketauth/socketio.Update). A [Bridge] is one: [Bridge.Update].
+type SessionUpdater interface {
+	SessionSource
+	// Update loads the session sid (a verified id), calls fn with it, and
+	// saves what fn changed, merging any change stored since the load as
+	// the source's conflict rule says. An error from fn is returned as is
+	// and nothing is saved; a session that is gone or expired gives
+	// ErrNoSession, a store failure ErrStore, an unresolved conflict
+	// ErrConflict. ctx bounds the call.
+	Update(ctx context.Context, sid string, fn func(*Session) error) error
+}
+
+var (
+	_ SessionSource  = (*Bridge)(nil)
+	_ SessionKeeper  = (*Bridge)(nil)
+	_ SessionUpdater = (*Bridge)(nil)
+)

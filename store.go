@@ -56,6 +56,48 @@ type ExpiryEnforcer interface {
 	EnforcesExpiry() bool
 }
 
+// ErrConflict is returned by [ConditionalStore.SetIf] when the stored
+// record is no longer the one read (another writer changed or removed it),
+// and by the Bridge when Config.Conflict is ConflictFail, or a merge still
+// met a conflict after its retries.
+var ErrConflict = errors.New("sessionbridge: session changed in the store since it was read")
+
+// Version identifies a record as [ConditionalStore.GetVersion] read it.
+type Version struct {
+	// Tag is the store's token for the record read: the record's bytes, a
+	// memcached CAS id, ... Only the store that made it interprets it.
+	Tag string
+	// Touched is when the store last set the session's expiry (by a set or
+	// a touch), if the store can tell: for Redis the key's TTL, for
+	// connect-pg-simple the expire column, each minus the session's
+	// lifetime. The zero time means unknown; the Bridge then goes by the
+	// record's cookie. Config.TouchAfter uses it.
+	Touched time.Time
+}
+
+// ConditionalStore is a [Store] that can write a session only if nobody
+// wrote it since it was read: a compare-and-set on the record. The Bridge
+// uses it so that a change Node or another Go instance made between a load
+// and a save is merged, not overwritten (see Config.Conflict). Every
+// store in this module implements it.
+//
+// GetVersion is Get that also returns the record's Version. SetIf stores
+// sess as Set does, but only while the stored record is still the one
+// GetVersion returned with v; otherwise (the record changed, or is gone)
+// it changes nothing and returns an error wrapping [ErrConflict]. On
+// success it returns the Version of what it wrote, or a Version with an
+// empty Tag when the store cannot tell; the next SetIf with that Version
+// then conflicts.
+//
+// A store's Touch must not overwrite data written since the caller read
+// the session: where the database cannot move an expiry alone, Touch
+// rewrites the record it finds with the new cookie, conditionally.
+type ConditionalStore interface {
+	Store
+	GetVersion(ctx context.Context, sid string) (*sessionjson.Session, Version, error)
+	SetIf(ctx context.Context, sid string, sess *sessionjson.Session, v Version) (Version, error)
+}
+
 // MemoryStore is an in-process [Store] for tests and examples, with the
 // semantics of express-session's MemoryStore (records kept as JSON text,
 // expired ones dropped on read). It is not shared with Node: use a real
@@ -148,4 +190,44 @@ func (m *MemoryStore) Destroy(ctx context.Context, sid string) error {
 	delete(m.sessions, sid)
 	m.mu.Unlock()
 	return nil
+}
+
+// GetVersion implements [ConditionalStore]; the Tag is the record's JSON.
+func (m *MemoryStore) GetVersion(ctx context.Context, sid string) (*sessionjson.Session, Version, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, Version{}, err
+	}
+	m.mu.Lock()
+	raw, ok := m.sessions[sid]
+	now := m.now()
+	m.mu.Unlock()
+	if !ok {
+		return nil, Version{}, ErrNotFound
+	}
+	sess, err := m.decoder.DecodeOwnedContext(ctx, bytes.Clone(raw))
+	if err != nil {
+		return nil, Version{}, err
+	}
+	if sess.Expired(now) {
+		return nil, Version{}, ErrNotFound
+	}
+	return sess, Version{Tag: string(raw)}, nil
+}
+
+// SetIf implements [ConditionalStore].
+func (m *MemoryStore) SetIf(ctx context.Context, sid string, sess *sessionjson.Session, v Version) (Version, error) {
+	if err := ctx.Err(); err != nil {
+		return Version{}, err
+	}
+	raw, err := sess.Encode()
+	if err != nil {
+		return Version{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if cur, ok := m.sessions[sid]; !ok || v.Tag == "" || string(cur) != v.Tag {
+		return Version{}, ErrConflict
+	}
+	m.sessions[sid] = raw
+	return Version{Tag: string(raw)}, nil
 }

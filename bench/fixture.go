@@ -19,7 +19,7 @@ const (
 
 // fixture is a set of logged-in sessions as express-session + passport
 // write them: ids from uid-safe (32 characters), records with a one-day
-// cookie and passport.user = {id, username, name} (serializeUser storing
+// cookie (newFixtureAt: any maxAge) and passport.user = {id, username, name} (serializeUser storing
 // the public user object).
 type fixture struct {
 	signer  *cookiesig.Signer
@@ -31,19 +31,28 @@ type fixture struct {
 }
 
 func newFixture(n int) (*fixture, error) {
+	now := time.Now()
+	return newFixtureAt(n, 24*time.Hour, func(int) time.Time { return now })
+}
+
+// newFixtureAt is newFixture with another cookie maxAge (whole
+// milliseconds), and session i as express-session last saved it at
+// savedAt(i): expiring maxAge later.
+func newFixtureAt(n int, maxAge time.Duration, savedAt func(i int) time.Time) (*fixture, error) {
 	signer, err := cookiesig.NewSigner(benchSecret)
 	if err != nil {
 		return nil, err
 	}
 	f := &fixture{signer: signer}
-	expires := time.Now().Add(24 * time.Hour).UTC().Format(sessionjson.ExpiresLayout)
 	for i := range n {
 		id, err := sessionbridge.NewID()
 		if err != nil {
 			return nil, err
 		}
+		expires := savedAt(i).Add(maxAge).UTC().Format(sessionjson.ExpiresLayout)
 		user := fmt.Sprintf(`{"id":%d,"username":"user%d","name":"User %d"}`, i, i, i)
-		rec := fmt.Sprintf(`{"cookie":{"originalMaxAge":86400000,"expires":%q,"httpOnly":true,"path":"/"},"passport":{"user":%s}}`, expires, user)
+		rec := fmt.Sprintf(`{"cookie":{"originalMaxAge":%d,"expires":%q,"httpOnly":true,"path":"/"},"passport":{"user":%s}}`,
+			maxAge.Milliseconds(), expires, user)
 		f.ids = append(f.ids, id)
 		f.signed = append(f.signed, signer.Sign(id))
 		f.headers = append(f.headers, "_ga=GA1.1.1706351023.1795000000; "+cookieName+"="+signer.CookieValue(id))

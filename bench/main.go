@@ -17,6 +17,8 @@
 //	http    GET /me: Go (Bridge.Middleware) vs Express + passport, same load generator
 //	sio     socket.io handshakes/s: zishang520 + socketauth vs Node socket.io 4.8
 //	memory  heap per authorized socket with and without socketauth
+//	touch   store writes saved by Config.TouchAfter under LoadAndSave (Redis,
+//	        PostgreSQL), and the request throughput with and without it
 //
 // The services must be running (make services); Node dependencies come from
 // bench/node (npm ci). Every process the harness starts is stopped before it
@@ -38,7 +40,7 @@ import (
 	"time"
 )
 
-var allSections = []string{"unsign", "load", "http", "sio", "memory"}
+var allSections = []string{"unsign", "load", "http", "sio", "memory", "touch"}
 
 // config is the harness's flags.
 type config struct {
@@ -58,6 +60,12 @@ type config struct {
 	memcAddr   string
 	root       string // repository root
 	tmp        string // build outputs and logs
+
+	// The touch section (see touch.go).
+	touchSessions int
+	touchSpeed    int
+	touchRun      time.Duration // simulated
+	touchRuns     int
 }
 
 func main() {
@@ -74,13 +82,25 @@ func main() {
 	flag.IntVar(&cfg.sioConc, "sio-concurrency", 64, "concurrent connects per socket.io load client")
 	flag.IntVar(&cfg.sioClients, "sio-clients", 2, "socket.io load client processes (Node)")
 	flag.IntVar(&cfg.memSockets, "mem-sockets", 2000, "sockets held open for the memory section")
+	flag.IntVar(&cfg.touchSessions, "touch-sessions", 100, "touch: logged-in sessions per TouchAfter configuration")
+	flag.IntVar(&cfg.touchSpeed, "touch-speed", 10, "touch: simulated seconds per real second (every duration of the traffic is divided by it)")
+	flag.DurationVar(&cfg.touchRun, "touch-run", 20*time.Minute, "touch: simulated traffic per configuration")
+	flag.IntVar(&cfg.touchRuns, "touch-runs", 8, "touch: throughput turns per server (at least 5)")
 	flag.StringVar(&cfg.redisAddr, "redis", envOr("REDIS_ADDR", "127.0.0.1:6379"), "Redis address")
 	flag.StringVar(&cfg.pgURL, "postgres", envOr("PG_URL", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"), "PostgreSQL URL")
 	flag.StringVar(&cfg.mongoURL, "mongo", envOr("MONGO_URL", "mongodb://127.0.0.1:27017"), "MongoDB-wire URL")
 	flag.StringVar(&cfg.memcAddr, "memcached", envOr("MEMCACHED_ADDR", "127.0.0.1:11211"), "memcached address")
 	serveKind := flag.String("serve", "", "internal: run a Go server (http or sio) instead of the harness")
 	sioAuth := flag.Bool("sio-auth", true, "internal: with -serve sio, authorize with socketauth")
+	touchStore := flag.String("touch-store", "redis", "internal: with -serve touch, the store (redis or postgres)")
+	touchName := flag.String("touch-name", redisPrefix, "internal: with -serve touch, the Redis key prefix or the PostgreSQL table")
+	touchMaxAge := flag.Duration("touch-maxage", 30*time.Minute, "internal: with -serve touch, the cookie maxAge")
+	touchAfter := flag.Duration("touch-after", 0, "internal: with -serve touch, Config.TouchAfter")
 	flag.Parse()
+	if *serveKind == "touch" {
+		serveTouch(*touchStore, cfg.redisAddr, cfg.pgURL, *touchName, *touchMaxAge, *touchAfter)
+		return
+	}
 	if *serveKind != "" {
 		serve(*serveKind, cfg.redisAddr, *sioAuth)
 		return
@@ -124,6 +144,7 @@ func run(ctx context.Context, cfg *config) int {
 		"http":   benchHTTP,
 		"sio":    benchSocketIO,
 		"memory": benchMemory,
+		"touch":  benchTouch,
 	}
 	code := 0
 	for _, name := range cfg.sections {
@@ -166,6 +187,7 @@ var sectionTitles = map[string]string{
 	"http":   "3. HTTP GET /me",
 	"sio":    "4. socket.io handshakes",
 	"memory": "5. Memory per authorized socket",
+	"touch":  "6. TouchAfter: store writes saved",
 }
 
 func envOr(name, def string) string {

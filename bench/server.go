@@ -80,6 +80,13 @@ func serve(kind, redisAddr string, sioAuth bool) {
 	default:
 		log.Fatalf("unknown server kind %q", kind)
 	}
+	listenAndServe(ctx, h, shutdown)
+}
+
+// listenAndServe serves h (and /debug/pprof/) on a free loopback port,
+// printing "LISTENING <url>" for startServer, until ctx is done; then it
+// runs shutdown (if not nil) and stops the server.
+func listenAndServe(ctx context.Context, h http.Handler, shutdown func()) {
 	// Profiles of the server under load: go tool pprof <url>/debug/pprof/profile
 	top := http.NewServeMux()
 	top.Handle("/", h)

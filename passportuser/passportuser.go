@@ -133,10 +133,13 @@ type Options struct {
 }
 
 // Login logs user in the way passport 0.7's req.login does: the current
-// session (old, may be nil) is destroyed, a new session with a fresh id is
-// created (session fixation guard), its passport.user set to user (what
-// serializeUser would produce: an id or an object), and saved. Send the new
-// session's cookie with Bridge.WriteCookie.
+// session is regenerated (destroyed in the store and given a fresh id and
+// an empty record, in place: the session fixation guard), its
+// passport.user set to user (what serializeUser would produce: an id or an
+// object), and saved. It returns old, changed; with old nil (no session
+// yet) it returns a new session. Under Bridge.LoadAndSave the new cookie is
+// sent at the end of the request; elsewhere send it with
+// Bridge.WriteCookie.
 func Login(ctx context.Context, b *sessionbridge.Bridge, old *sessionbridge.Session, user any, opts Options) (*sessionbridge.Session, error) {
 	ser, err := json.Marshal(user)
 	if err != nil {
@@ -201,53 +204,64 @@ func orderedPassport(s *sessionjson.Session, pass map[string]json.RawMessage) js
 			write(k)
 		}
 	}
-	write("user")
+	if _, ok := pass["user"]; ok {
+		write("user")
+	}
 	b.WriteByte('}')
 	return b.Bytes()
 }
 
 // Logout logs out the way passport 0.7's req.logout does: passport.user is
-// removed, the session is destroyed, and a new empty session (with the old
-// data if KeepSessionInfo) is created and saved. Send its cookie with
+// removed and the session saved, then regenerated in place (destroyed in
+// the store, a fresh id and an empty record, with the old data if
+// KeepSessionInfo). It returns s, changed. Given the request's context
+// under Bridge.LoadAndSave, the new session is saved and its cookie sent at
+// the end of the request, as express-session does after req.logout;
+// elsewhere Logout saves it, and the caller sends its cookie with
 // Bridge.WriteCookie.
 func Logout(ctx context.Context, b *sessionbridge.Bridge, s *sessionbridge.Session, opts Options) (*sessionbridge.Session, error) {
 	if p, ok := s.Record.Raw(Key); ok && len(p) > 0 && p[0] == '{' {
 		pass := map[string]json.RawMessage{}
 		_ = json.Unmarshal(p, &pass)
 		delete(pass, "user")
-		_ = s.Record.Set(Key, orderedPassport(s.Record, pass))
+		if err := s.Record.Set(Key, orderedPassport(s.Record, pass)); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.Save(ctx, s); err != nil {
+		return nil, err
 	}
 	n, err := regenerate(ctx, b, s, opts)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.Save(ctx, n); err != nil {
-		return nil, err
+	if cur, ok := sessionbridge.FromContext(ctx); !ok || cur != n {
+		// Not the session of a LoadAndSave request, which would save it.
+		if err := b.Save(ctx, n); err != nil {
+			return nil, err
+		}
 	}
 	return n, nil
 }
 
 // regenerate is express-session's regenerate plus passport's
 // keepSessionInfo merge.
-func regenerate(ctx context.Context, b *sessionbridge.Bridge, old *sessionbridge.Session, opts Options) (*sessionbridge.Session, error) {
-	var s *sessionbridge.Session
-	var err error
-	if old != nil {
-		s, err = b.Regenerate(ctx, old)
-	} else {
-		s, err = b.NewSession()
+func regenerate(ctx context.Context, b *sessionbridge.Bridge, s *sessionbridge.Session, opts Options) (*sessionbridge.Session, error) {
+	if s == nil {
+		return b.NewSession()
 	}
-	if err != nil {
+	prev := s.Record
+	if err := b.Regenerate(ctx, s); err != nil {
 		return nil, err
 	}
-	if opts.KeepSessionInfo && old != nil {
+	if opts.KeepSessionInfo {
 		// merge(req.session, prevSession) copies every key, cookie included.
-		s.Record.Cookie = old.Record.Cookie
-		for _, k := range old.Record.Keys() {
+		s.Record.Cookie = prev.Cookie
+		for _, k := range prev.Keys() {
 			if k == "cookie" {
 				continue
 			}
-			raw, _ := old.Record.Raw(k)
+			raw, _ := prev.Raw(k)
 			if err := s.Record.SetRaw(k, raw); err != nil {
 				return nil, err
 			}

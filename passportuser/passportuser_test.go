@@ -214,11 +214,15 @@ func TestGoLoginIsNodeLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	oldID := old.ID
 	s, err := passportuser.Login(ctx, b, old, 7, passportuser.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.ID == old.ID || c.Exists(ctx, st.Key(old.ID)).Val() != 0 {
+	if s != old {
+		t.Fatal("login must change the session in place")
+	}
+	if s.ID == oldID || c.Exists(ctx, st.Key(oldID)).Val() != 0 {
 		t.Fatal("login must regenerate: new id, old session destroyed")
 	}
 	if s.Record.Has("cart") {
@@ -244,11 +248,12 @@ func TestGoLoginIsNodeLogin(t *testing.T) {
 	}
 
 	// Go logout: Node sees nobody on either cookie.
+	loggedInID := withData.ID
 	n, err := passportuser.Logout(ctx, b, withData, passportuser.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if me := app.Me(b.Signer().CookieValue(withData.ID)); me.LoggedIn {
+	if me := app.Me(b.Signer().CookieValue(loggedInID)); me.LoggedIn {
 		t.Fatal("old cookie still logged in after Go logout")
 	}
 	if me := app.Me(b.Signer().CookieValue(n.ID)); me.LoggedIn || me.Sid != n.ID {

@@ -1,6 +1,8 @@
 // Package sessionbridgetest checks an implementation of
 // [sessionbridge.Store] against the contract that interface documents, the
-// one every store in this module passes. Anyone writing a store for
+// one every store in this module passes, and, when the store also
+// implements [sessionbridge.ConditionalStore], its GetVersion and SetIf
+// (the Conditional subtests). Anyone writing a store for
 // another database runs it from the store's own tests, against a real
 // server:
 //
@@ -48,14 +50,29 @@ import (
 // Options describes documented differences between stores that change
 // what the contract expects. The zero value is right for most stores.
 type Options struct {
-	// TouchWrites reports that the store's Touch writes the whole session
-	// it is given, as connect-memcached's touch does, because the database
-	// cannot move an expiry without rewriting the value. The contract then
-	// expects Touch to store that session, and accepts that touching a
-	// missing session creates it. Without it, Touch must keep whatever the
-	// store holds at the time (Node may have changed the session since Go
-	// read it) and must never create a session.
+	// TouchWrites relaxes the contract for a store whose Touch writes the
+	// whole session it is given (connect-memcached's touch does, in Node),
+	// because it can neither move an expiry without rewriting the value
+	// nor rewrite it conditionally. Such a store breaks the rule of
+	// [sessionbridge.Store] that a touch never overwrites data written
+	// since the caller read the session: a touch from Go then undoes a
+	// concurrent change made by Node. With TouchWrites the contract
+	// expects Touch to store the session given, and accepts that touching
+	// a missing session creates it. No store in this module needs it (the
+	// memcached store rewrites the record it finds with a CAS); leave it
+	// false unless the database offers no way to do the same. Without it,
+	// Touch must keep whatever the store holds at the time (Node may have
+	// changed the session since Go read it) and must never create a
+	// session.
 	TouchWrites bool
+	// SetIfNotAtomic declares a database that checks a conditional
+	// write's condition and then writes, without excluding a concurrent
+	// write in between (FerretDB 1.x, which the MongoDB store accepts in
+	// place of MongoDB, does so). The concurrent Conditional check then
+	// serialises its SetIf calls (reads stay concurrent) and says so in
+	// the test log; every other check is unchanged. A store on a database
+	// that applies updates atomically must leave it false.
+	SetIfNotAtomic bool
 }
 
 // TestStore runs the [sessionbridge.Store] contract as subtests of t.
@@ -73,8 +90,8 @@ type Options struct {
 //     beyond 2^53 and other number forms, nesting, array-index keys in
 //     JavaScript order, a browser-session cookie, every cookie field, and a
 //     96 KB record. A store may add members of its own to the session
-//     given to Set (session-file-store's __lastAccess) but must keep the
-//     others unchanged and in order.
+//     given to Set (session-file-store's __lastAccess), and change them
+//     on each write, but must keep the others unchanged and in order.
 //   - Overwrite: Set replaces the record; nothing of the old one remains.
 //   - Isolation: changing the session given to Set, or returned by Get,
 //     afterwards does not change what the store holds.
@@ -101,6 +118,45 @@ type Options struct {
 //   - IDs: ids of various shapes (uid-safe's, one with a leading '-' or
 //     '_', a UUID, digits only, 128 characters, one id a prefix of another)
 //     are stored apart, read back and destroyed one at a time.
+//
+// When the store also implements [sessionbridge.ConditionalStore], the
+// Conditional subtests check GetVersion and SetIf; for a store that does
+// not, Conditional only logs that it skipped them.
+//   - Conditional/GetVersion/<record>: GetVersion returns what Get
+//     returns, byte for byte (the SetGet records), with a non-empty
+//     Version.Tag. Conditional/GetVersion/Missing and .../Expired: the
+//     errors Get reports.
+//   - Conditional/SetIf: SetIf with the Version GetVersion returned
+//     succeeds, and the next GetVersion and Get return what it wrote.
+//   - Conditional/Stale: SetIf with a Version read before another Set
+//     fails with an error wrapping [sessionbridge.ErrConflict] and changes
+//     nothing.
+//   - Conditional/Destroyed: SetIf with a Version read before Destroy
+//     conflicts and does not recreate the session.
+//   - Conditional/EmptyTag: SetIf with an empty Version.Tag conflicts, on a
+//     stored session and on an id never stored, and changes nothing.
+//   - Conditional/Chain: the Version SetIf returns, when its Tag is
+//     non-empty, works for the next SetIf, and conflicts once another Set
+//     came between; when its Tag is empty, the next SetIf with it
+//     conflicts.
+//   - Conditional/Touch: a Touch by another writer between GetVersion and
+//     SetIf may make SetIf conflict (a store whose touch rewrites the
+//     record, or changes its CAS id) or not (one that moves an expiry
+//     alone), but no data change is lost either way: a conflicting SetIf
+//     wrote nothing, and the retry a Bridge makes stores Go's change.
+//   - Conditional/Context/<GetVersion|SetIf>/<canceled|deadline>: with a
+//     done context, an error wrapping ctx.Err() (not ErrNotFound, not
+//     ErrConflict, not naming the session id), and nothing changed: the
+//     Version read before still works.
+//   - Conditional/Concurrent: goroutines each change their own member of
+//     one session in read-modify-write loops (GetVersion, change, SetIf,
+//     again on conflict, a bounded number of times); every change of every
+//     goroutine is in the final record.
+//   - Conditional/Touched: Version.Touched, from GetVersion after Set,
+//     SetIf and Touch and from SetIf itself, is zero or within the wall
+//     clock's bounds: not after now plus a second (a later time could let
+//     the Bridge skip a touch an active session needed) and not before the
+//     write began minus the record's lifetime.
 func TestStore(t *testing.T, newStore func(t *testing.T) sessionbridge.Store, opts Options) {
 	t.Helper()
 	c := &contract{newStore: newStore, opts: opts}
@@ -121,6 +177,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) sessionbridge.Store, op
 		t.Run("SameID", c.concurrentSame)
 	})
 	t.Run("IDs", c.ids)
+	t.Run("Conditional", c.conditional)
 }
 
 type contract struct {
@@ -132,6 +189,10 @@ type contract struct {
 type env struct {
 	t  *testing.T
 	st sessionbridge.Store
+	// added are the members the store adds to a session it writes
+	// (session-file-store's __lastAccess), as written has seen them; it
+	// may change them on every write. Used on the test's goroutine only.
+	added map[string]bool
 }
 
 func (c *contract) env(t *testing.T) *env {
@@ -174,19 +235,36 @@ func (e *env) set(id string, s *sessionjson.Session) []byte {
 	if err := e.st.Set(e.t.Context(), id, s); err != nil {
 		e.t.Fatalf("Set: %v", err)
 	}
+	return e.written(before, s, "Set")
+}
+
+// written checks that the write called method kept the members before
+// of s (it may have added its own, and change those it added before) and
+// returns the bytes of s now.
+func (e *env) written(before []member, s *sessionjson.Session, method string) []byte {
+	e.t.Helper()
 	after := members(s)
+	if e.added == nil {
+		e.added = map[string]bool{}
+	}
+	for _, m := range after {
+		if !slices.ContainsFunc(before, func(b member) bool { return b.key == m.key }) {
+			e.added[m.key] = true
+		}
+	}
 	var kept []member
 	for _, m := range after {
-		if slices.ContainsFunc(before, func(b member) bool { return b.key == m.key }) {
+		if !e.added[m.key] && slices.ContainsFunc(before, func(b member) bool { return b.key == m.key }) {
 			kept = append(kept, m)
 		}
 	}
+	before = slices.DeleteFunc(slices.Clone(before), func(b member) bool { return e.added[b.key] })
 	if !slices.EqualFunc(kept, before, func(a, b member) bool { return a.key == b.key && bytes.Equal(a.raw, b.raw) }) {
-		e.t.Fatalf("Set changed or dropped members of the session it was given:\nbefore %s\n after %s", show(before), show(after))
+		e.t.Fatalf("%s changed or dropped members of the session it was given:\nbefore %s\n after %s", method, show(before), show(after))
 	}
 	b, err := s.Encode()
 	if err != nil {
-		e.t.Fatalf("Encode after Set: %v", err)
+		e.t.Fatalf("Encode after %s: %v", method, err)
 	}
 	return b
 }
@@ -505,21 +583,23 @@ func (c *contract) expired(t *testing.T) {
 	e.gone(id, "of a session set with an expiry in the past")
 }
 
+// done are the contexts that are already done, by name.
+var done = []struct {
+	name string
+	ctx  func() (context.Context, context.CancelFunc)
+}{
+	{"canceled", func() (context.Context, context.CancelFunc) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		return ctx, cancel
+	}},
+	{"deadline", func() (context.Context, context.CancelFunc) {
+		return context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	}},
+}
+
 // context checks that each method honours a context that is already done.
 func (c *contract) context(t *testing.T) {
-	done := []struct {
-		name string
-		ctx  func() (context.Context, context.CancelFunc)
-	}{
-		{"canceled", func() (context.Context, context.CancelFunc) {
-			ctx, cancel := context.WithCancel(context.Background())
-			cancel()
-			return ctx, cancel
-		}},
-		{"deadline", func() (context.Context, context.CancelFunc) {
-			return context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
-		}},
-	}
 	methods := []struct {
 		name string
 		call func(ctx context.Context, st sessionbridge.Store, id string, t *testing.T) error

@@ -2,11 +2,13 @@ package sessionbridgetest_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/sessionbridgetest"
@@ -37,7 +39,56 @@ var broken = map[string]struct {
 	"records shared with the caller": {"Isolation", func() sessionbridge.Store {
 		return &sharing{m: map[string]*sessionjson.Session{}}
 	}},
+	"SetIf ignores the Version": {"Conditional/Stale", func() sessionbridge.Store {
+		return setIfAlways{sessionbridge.NewMemoryStore()}
+	}},
+	"SetIf writes, then reports a conflict": {"Conditional/Stale", func() sessionbridge.Store {
+		return setIfWritesOnConflict{sessionbridge.NewMemoryStore()}
+	}},
+	"SetIf recreates a destroyed session": {"Conditional/Destroyed", func() sessionbridge.Store {
+		return setIfRecreates{sessionbridge.NewMemoryStore()}
+	}},
+	"SetIf returns the Version it was given": {"Conditional/Chain", func() sessionbridge.Store {
+		return setIfOldVersion{sessionbridge.NewMemoryStore()}
+	}},
+	"SetIf ignores the context": {"Conditional/Context/SetIf/canceled", func() sessionbridge.Store {
+		return setIfIgnoresContext{sessionbridge.NewMemoryStore()}
+	}},
+	"Version.Touched in the future": {"Conditional/Touched", func() sessionbridge.Store {
+		return touchedLater{sessionbridge.NewMemoryStore()}
+	}},
 }
+
+// plainEnv names the child run of TestPlainStore.
+const plainEnv = "SESSIONBRIDGETEST_PLAIN"
+
+// TestPlainStore: a store that is not a ConditionalStore passes the
+// contract, whose Conditional subtest logs why it checked nothing.
+func TestPlainStore(t *testing.T) {
+	if os.Getenv(plainEnv) != "" {
+		sessionbridgetest.TestStore(t, func(*testing.T) sessionbridge.Store {
+			return plain{sessionbridge.NewMemoryStore()}
+		}, sessionbridgetest.Options{})
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestPlainStore$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), plainEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the contract failed a store that is not a ConditionalStore: %v\n%s", err, out)
+	}
+	for _, want := range []string{"skipped: the store does not implement sessionbridge.ConditionalStore", "--- PASS: TestPlainStore/Conditional "} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("no %q in the output:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "TestPlainStore/Conditional/") {
+		t.Fatalf("the Conditional subtests ran on a store that is not a ConditionalStore:\n%s", out)
+	}
+}
+
+// plain is a Store without GetVersion and SetIf.
+type plain struct{ sessionbridge.Store }
 
 func TestContractCatchesBrokenStores(t *testing.T) {
 	for name, b := range broken {
@@ -151,4 +202,65 @@ func (s *sharing) Destroy(ctx context.Context, sid string) error {
 	defer s.mu.Unlock()
 	delete(s.m, sid)
 	return nil
+}
+
+// setIfAlways writes whatever Version it is given.
+type setIfAlways struct{ *sessionbridge.MemoryStore }
+
+func (s setIfAlways) SetIf(ctx context.Context, sid string, sess *sessionjson.Session, _ sessionbridge.Version) (sessionbridge.Version, error) {
+	if err := s.Set(ctx, sid, sess); err != nil {
+		return sessionbridge.Version{}, err
+	}
+	return sessionbridge.Version{}, nil
+}
+
+// setIfWritesOnConflict writes, and then reports the conflict it found.
+type setIfWritesOnConflict struct{ *sessionbridge.MemoryStore }
+
+func (s setIfWritesOnConflict) SetIf(ctx context.Context, sid string, sess *sessionjson.Session, v sessionbridge.Version) (sessionbridge.Version, error) {
+	nv, err := s.MemoryStore.SetIf(ctx, sid, sess, v)
+	if errors.Is(err, sessionbridge.ErrConflict) {
+		if err := s.Set(ctx, sid, sess); err != nil {
+			return sessionbridge.Version{}, err
+		}
+	}
+	return nv, err
+}
+
+// setIfRecreates writes a session that is gone, as an upsert would.
+type setIfRecreates struct{ *sessionbridge.MemoryStore }
+
+func (s setIfRecreates) SetIf(ctx context.Context, sid string, sess *sessionjson.Session, v sessionbridge.Version) (sessionbridge.Version, error) {
+	if _, err := s.Get(ctx, sid); errors.Is(err, sessionbridge.ErrNotFound) {
+		return sessionbridge.Version{}, s.Set(ctx, sid, sess)
+	}
+	return s.MemoryStore.SetIf(ctx, sid, sess, v)
+}
+
+// setIfOldVersion returns the Version it was given, not the one it wrote.
+type setIfOldVersion struct{ *sessionbridge.MemoryStore }
+
+func (s setIfOldVersion) SetIf(ctx context.Context, sid string, sess *sessionjson.Session, v sessionbridge.Version) (sessionbridge.Version, error) {
+	if _, err := s.MemoryStore.SetIf(ctx, sid, sess, v); err != nil {
+		return sessionbridge.Version{}, err
+	}
+	return v, nil
+}
+
+// setIfIgnoresContext goes ahead with a canceled or expired context.
+type setIfIgnoresContext struct{ *sessionbridge.MemoryStore }
+
+func (s setIfIgnoresContext) SetIf(_ context.Context, sid string, sess *sessionjson.Session, v sessionbridge.Version) (sessionbridge.Version, error) {
+	return s.MemoryStore.SetIf(context.Background(), sid, sess, v)
+}
+
+// touchedLater reports an expiry set a minute from now.
+type touchedLater struct{ *sessionbridge.MemoryStore }
+
+func (s touchedLater) GetVersion(ctx context.Context, sid string) (*sessionjson.Session, sessionbridge.Version, error) {
+	sess, v, err := s.MemoryStore.GetVersion(ctx, sid)
+	if err == nil {
+		v.Touched = time.Now().Add(time.Minute)
+	}
+	return sess, v, err
 }

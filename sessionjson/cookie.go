@@ -558,3 +558,8 @@ func validCookieValue(v string) bool {
 	}
 	return true
 }
+
+// Equal reports whether c and d would be stored alike: the same fields
+// with the same values (expires to the millisecond), the same explicit
+// nulls, and the same fields absent.
+func (c Cookie) Equal(d Cookie) bool { return c.equal(&d) }

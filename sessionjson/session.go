@@ -676,3 +676,20 @@ func countKeyWork(n int) {
 		h(n)
 	}
 }
+
+// Clone returns a copy of s that can be changed without affecting s. The
+// members' JSON is shared, not copied (neither copy ever changes it in
+// place), so a clone costs one slice of member headers, not the record.
+func (s *Session) Clone() *Session {
+	c := *s
+	c.Cookie = s.Cookie.clone()
+	c.orig = s.orig.clone()
+	c.members = slices.Clone(s.members)
+	if s.index != nil {
+		c.index = make(map[string]int, len(s.index))
+		for k, v := range s.index {
+			c.index[k] = v
+		}
+	}
+	return &c
+}

@@ -27,6 +27,24 @@ type TrackerOptions struct {
 	// Concurrency is the number of store reads in flight during one
 	// re-validation; default 8.
 	Concurrency int
+	// KeepAlive, when positive, makes client activity on a tracked
+	// connection (Tracker.Activity; with socketauth/socketio, every event
+	// the client emits) keep its session alive as HTTP requests do: the
+	// session source's KeepAlive (sessionbridge.SessionKeeper, which a
+	// *sessionbridge.Bridge is) runs at most once per KeepAlive per
+	// session, however many connections and events the session has, so
+	// an active client's session expires no earlier than its last activity
+	// plus the session's lifetime minus KeepAlive. Keep it a small part of
+	// the session's maxAge (a tenth, say): each keep-alive costs a store
+	// read and a touch (none under the Bridge's Config.TouchAfter when the
+	// store's expiry is recent). Zero, the default, leaves sessions to
+	// HTTP traffic alone, as express-socket.io-session and
+	// passport.socketio do: see docs/passport-socketio.md.
+	//
+	// A keep-alive that finds the session gone or expired revokes its
+	// connections (ReasonSessionEnded); a store failure revokes nothing
+	// and is logged (at most once per KeepAlive).
+	KeepAlive time.Duration
 }
 
 // A Tracker knows which open connections belong to which session and
@@ -35,22 +53,38 @@ type TrackerOptions struct {
 // Go side. Run re-validates every tracked session periodically (one batch
 // of store reads per interval, for any store); Watch acts on a store's
 // change feed as changes happen (Redis: redisstore.Store.Feed); Check
-// re-validates one session at once. It is safe for concurrent use.
+// re-validates one session at once. With TrackerOptions.KeepAlive, the
+// activity of the connections (Activity) keeps their sessions alive. It is
+// safe for concurrent use.
 type Tracker struct {
 	a    *Authorizer
 	opts TrackerOptions
 
+	keeper sessionbridge.SessionKeeper // nil: no keep-alive
+	now    func() time.Time
+	keeps  sync.WaitGroup // keep-alives in flight
+
 	mu       sync.Mutex
 	sessions map[string]*tracked // by session id
 	next     uint64
+	// Keep-alive failures not yet logged, and when the last log was.
+	keepFailures int
+	keepLogged   time.Time
 }
 
 type tracked struct {
 	user  string // passport.user as stored
 	conns map[uint64]func(reason string)
+	// keptAt is when the last keep-alive started (zero: none yet);
+	// keeping cancels the one in flight (nil when none).
+	keptAt  time.Time
+	keeping context.CancelFunc
 }
 
 // NewTracker returns a Tracker that re-validates with a's session source.
+// With opts.KeepAlive, a source that cannot keep sessions alive (not a
+// sessionbridge.SessionKeeper) is logged to a's Logger and keep-alive is
+// off.
 func NewTracker(a *Authorizer, opts TrackerOptions) *Tracker {
 	if opts.Interval <= 0 {
 		opts.Interval = time.Minute
@@ -58,7 +92,16 @@ func NewTracker(a *Authorizer, opts TrackerOptions) *Tracker {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 8
 	}
-	return &Tracker{a: a, opts: opts, sessions: map[string]*tracked{}}
+	t := &Tracker{a: a, opts: opts, sessions: map[string]*tracked{}, now: time.Now}
+	if opts.KeepAlive > 0 {
+		if k, ok := a.cfg.Source.(sessionbridge.SessionKeeper); ok {
+			t.keeper = k
+		} else {
+			a.log.LogAttrs(context.Background(), slog.LevelError,
+				"socketauth: TrackerOptions.KeepAlive needs a session source that implements sessionbridge.SessionKeeper; keep-alive is off")
+		}
+	}
+	return t
 }
 
 // Track registers a connection authorized by auth. revoke is called at most
@@ -99,8 +142,18 @@ func (t *Tracker) Track(auth *Auth, revoke func(reason string)) (untrack func())
 			delete(s.conns, id)
 			if len(s.conns) == 0 {
 				delete(t.sessions, sid)
+				s.stopKeeping()
 			}
 		}
+	}
+}
+
+// stopKeeping cancels the keep-alive in flight, if any. The caller holds
+// the Tracker's lock.
+func (s *tracked) stopKeeping() {
+	if s.keeping != nil {
+		s.keeping()
+		s.keeping = nil
 	}
 }
 
@@ -116,17 +169,92 @@ func (t *Tracker) Len() (sessions, conns int) {
 
 // Revoke disconnects every tracked connection of the session now.
 func (t *Tracker) Revoke(sid, reason string) int {
+	return t.revoke(sid, nil, reason)
+}
+
+// revoke is Revoke; with only set, it revokes only while the session's
+// connections are still those of only (not a set tracked since).
+func (t *Tracker) revoke(sid string, only *tracked, reason string) int {
 	t.mu.Lock()
 	s := t.sessions[sid]
-	delete(t.sessions, sid)
-	t.mu.Unlock()
-	if s == nil {
+	if s == nil || only != nil && s != only {
+		t.mu.Unlock()
 		return 0
 	}
+	delete(t.sessions, sid)
+	s.stopKeeping()
+	t.mu.Unlock()
 	for _, revoke := range s.conns {
 		revoke(reason)
 	}
 	return len(s.conns)
+}
+
+// Activity reports activity from the client of a tracked connection of
+// the session sid: with TrackerOptions.KeepAlive, it starts a keep-alive
+// of the session (the source's KeepAlive, bounded by the Authorizer's
+// Timeout) unless one started less than KeepAlive ago or is still in
+// flight. It never blocks on the store: the keep-alive runs in the
+// background, and is cancelled when the session's last connection is
+// untracked or revoked, so nothing outlives the connections. It does
+// nothing for a session without tracked connections, or without
+// KeepAlive.
+//
+// Report what the client does, not what the server sends it nor the
+// transport's heartbeats: a browser answers pings in an idle tab too, and
+// counting them would keep an abandoned session alive for as long as the
+// tab stays open. socketauth/socketio reports the events a client emits.
+func (t *Tracker) Activity(sid string) {
+	if t.keeper == nil {
+		return
+	}
+	now := t.now()
+	t.mu.Lock()
+	s := t.sessions[sid]
+	if s == nil || s.keeping != nil || !s.keptAt.IsZero() && now.Sub(s.keptAt) < t.opts.KeepAlive {
+		t.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), t.a.cfg.Timeout)
+	s.keptAt, s.keeping = now, cancel
+	t.keeps.Add(1)
+	t.mu.Unlock()
+	go t.keepAlive(ctx, sid, s)
+}
+
+// keepAlive runs one keep-alive of the session sid, tracked as s.
+func (t *Tracker) keepAlive(ctx context.Context, sid string, s *tracked) {
+	defer t.keeps.Done()
+	err := t.keeper.KeepAlive(ctx, sid)
+	t.mu.Lock()
+	cancelled := s.keeping == nil // untracked or revoked meanwhile
+	s.stopKeeping()
+	t.mu.Unlock()
+	switch {
+	case err == nil, cancelled:
+	case errors.Is(err, sessionbridge.ErrNoSession):
+		t.revoke(sid, s, ReasonSessionEnded)
+	default:
+		t.keepFailed(err)
+	}
+}
+
+// keepFailed logs a keep-alive that failed (a store outage), at most once
+// per KeepAlive for the whole Tracker, with the number of failures since
+// the last log. Nothing is revoked: an outage is not a logout.
+func (t *Tracker) keepFailed(err error) {
+	now := t.now()
+	t.mu.Lock()
+	t.keepFailures++
+	n := t.keepFailures
+	if !t.keepLogged.IsZero() && now.Sub(t.keepLogged) < t.opts.KeepAlive {
+		t.mu.Unlock()
+		return
+	}
+	t.keepFailures, t.keepLogged = 0, now
+	t.mu.Unlock()
+	t.a.log.LogAttrs(context.Background(), slog.LevelWarn, "socketauth: session keep-alive failed; connections stay open",
+		slog.Int("failures", n), slog.Any("error", err))
 }
 
 // Check re-validates one tracked session and revokes its connections if it

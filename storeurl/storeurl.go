@@ -1,33 +1,97 @@
 // Package storeurl opens the session store a Node app uses from one URL, with
-// the store's options taken from the URL's query and, when not given,
-// connect-*'s defaults:
+// the store's options taken from the URL's query by the names the Node
+// package gives them and, when not given, its defaults:
 //
-//	redis://[user:pass@]host:port[/db][?prefix=sess:&ttl=86400]     connect-redis
-//	redis://host1:port,host2:port[?prefix=...]                      connect-redis on a Redis Cluster
-//	rediss://...                                                    the same over TLS
-//	postgres://user@host:port/db[?table=session&schema=public&ttl=] connect-pg-simple
-//	mongodb://host:port[,host:port]/db[?collection=sessions&stringify=true&ttl=] connect-mongo
-//	memcached://host:port[,host:port][?prefix=&ttl=&timeout=]       connect-memcached
-//	file:///abs/dir or file:rel/dir[?ttl=3600]                      session-file-store
+//	redis://[user:pass@]host:port[/db][?prefix=sess:&ttl=86400]       connect-redis
+//	redis://host1:port,host2:port[?prefix=...]                        connect-redis on a Redis Cluster
+//	rediss://...                                                      the same over TLS
+//	postgres://user@host:port/db[?tableName=session&schemaName=public] connect-pg-simple
+//	mongodb://host:port[,host:port]/db[?collectionName=sessions]      connect-mongo
+//	memcached://host:port[,host:port][?prefix=&ttl=&timeout=]         connect-memcached
+//	file:///abs/dir or file:rel/dir[?ttl=3600]                        session-file-store
 //
-// Store options and their defaults:
-//   - prefix (Redis "sess:", memcached ""): the key prefix;
-//   - table ("session") and schema (the search_path) of connect-pg-simple;
-//   - collection ("sessions") and stringify (true; false reads and writes
-//     sessions as subdocuments) of connect-mongo;
-//   - ttl: the lifetime of browser-session cookies, in seconds as every
-//     connect-* store takes it, or a Go duration ("24h"); defaults 1 day
-//     (Redis, PostgreSQL, memcached), 14 days (MongoDB), 1 hour (file).
-//     For memcached it is connect-memcached's ttl: the lifetime of every
-//     session whatever its cookie says.
+// # Store options
+//
+// Each option is the Node package's, spelt as it spells it; its default is
+// the package's. Durations are in seconds, as the Node packages take them,
+// or Go durations ("24h"); booleans are true or false.
+//
+// connect-redis (redis://, rediss://):
+//   - prefix ("sess:"; empty: keys are the bare session ids)
+//   - ttl (86400): the lifetime of a session whose cookie has no expires
+//   - disableTTL (false): keys without expiry, and no touch
+//   - disableTouch (false)
+//   - scanCount (100): SCAN's COUNT when listing sessions
+//
+// connect-pg-simple (postgres://, postgresql://):
+//   - tableName ("session"), alias table
+//   - schemaName (none: the search_path), alias schema
+//   - ttl (86400)
+//   - disableTouch (false)
+//   - createTableIfMissing (false): create the table on first use
+//   - pruneSessionInterval: only false is accepted, as that is what the Go
+//     store does (it deletes expired rows only when its Prune is called);
+//     a number is refused
+//
+// connect-mongo (mongodb://, mongodb+srv://):
+//   - collectionName ("sessions"), alias collection
+//   - dbName (the URL's database, else "test")
+//   - stringify (true; false: sessions stored as subdocuments)
+//   - ttl (1209600, 14 days)
+//   - touchAfter (0): the store writes lastModified and skips touches
+//     within touchAfter of it, as connect-mongo does (see also below)
+//   - timestamps (false): createdAt and updatedAt fields
+//   - autoRemove: native makes Open create connect-mongo's TTL index, as
+//     connect-mongo does when it starts (a server that cannot, such as
+//     FerretDB, makes Open fail); disabled, or no autoRemove, creates
+//     nothing (the Node app's connect-mongo creates the index by
+//     default); interval is refused: the Go store deletes expired
+//     sessions only when its Prune is called
+//   - crypto is not supported yet: it is refused
+//
+// connect-memcached (memcached://, memcache://):
+//   - prefix ("")
+//   - ttl (none): the lifetime of every session, whatever its cookie says
+//   - namespace (""): the npm memcached client's namespace, put before
+//     prefix in every key
+//   - timeout (500ms, not the npm client's 5000): the client's time limit
+//     for each network step, in milliseconds as the npm client takes it,
+//     or a Go duration
+//
+// session-file-store (file:):
+//   - the URL's path is the path option
+//   - ttl (3600): the idle lifetime of a browser-session cookie
+//   - fileExtension (".json")
+//   - fileMode (0600): the octal mode of new files; the Go store's own
+//     option (session-file-store has none), see its documentation
+//   - reapInterval: only -1 is accepted, as the Go store never deletes
+//     expired files
+//
+// Every store also takes touchAfter (0, in seconds): [Spec.TouchAfter], for
+// sessionbridge.Config.TouchAfter, which skips the store touch of an
+// unchanged session whose expiry was set less than touchAfter ago.
+//
+// The short names table, schema and collection stay aliases of tableName,
+// schemaName and collectionName; giving both is an error. Option names are
+// case-sensitive, as in Node: a store option written in another case
+// (disablettl, TableName) is refused with the right spelling, never passed
+// to the driver. MongoDB URLs are the exception: there every option name,
+// the driver's and the store's, is case-insensitive, as the MongoDB
+// connection string specification makes them, so collectionname= is
+// collectionName= (and giving one option in two spellings is an error).
+// The options of the Node packages (and of the clients they build) that the
+// Go stores do not implement are refused with the reason: encryption
+// (connect-mongo's crypto, connect-memcached's and session-file-store's
+// secret), custom serializers, client objects, timer-driven cleanup, the
+// npm memcached client's tuning options, and the like.
 //
 // Everything else in the query goes to the driver: go-redis's URL options
 // (dial_timeout, ...), pgx's (sslmode, connect_timeout, pool_max_conns, and
 // any run-time parameter), the MongoDB connection-string options (authSource,
-// replicaSet, tls, ...), gomemcache's timeout for memcached. A query parameter
-// neither the store nor the driver knows is an error, so a misspelt option is
-// not silently ignored; pgx sends unknown parameters to the server as run-time
-// parameters, which PostgreSQL refuses when connecting.
+// replicaSet, tls, ...). A query parameter neither the store nor the driver
+// knows is an error, so a misspelt option is not silently ignored; pgx sends
+// unknown parameters to the server as run-time parameters, which PostgreSQL
+// refuses when connecting. memcached and file URLs take no other parameter.
 //
 // MongoDB's database is the one in the URL's path, or "test" when there is
 // none: what the Node driver's client.db() gives connect-mongo for the same
@@ -111,8 +175,8 @@ const (
 	DefaultMongoDatabase = "test"
 )
 
-// Spec is a parsed store URL. Only the fields of its Kind are set; the
-// store options are the ones passed to the store's New.
+// Spec is a parsed store URL. Only the fields of its Kind (and TouchAfter)
+// are set; the store options are the ones passed to the store's New.
 type Spec struct {
 	Kind Kind
 	// Addrs are the servers of a Redis or memcached URL (host:port, in
@@ -128,6 +192,15 @@ type Spec struct {
 	// MongoDatabase is the MongoDB database (the URL's path, default "test").
 	MongoDatabase string
 
+	// TouchAfter is the URL's touchAfter option (0 when absent), which
+	// every kind takes: give it to sessionbridge.Config.TouchAfter, which
+	// then skips the store touch of an unchanged session whose expiry the
+	// store set less than TouchAfter ago. For MongoDB it is also
+	// connect-mongo's touchAfter, set in Mongo.TouchAfter too. The
+	// sessionbridge command passes it on.
+	TouchAfter time.Duration
+
+	// The options passed to the store's New.
 	Redis     redisstore.Options
 	Postgres  pgstore.Options
 	Mongo     mongostore.Options
@@ -142,12 +215,16 @@ type Spec struct {
 }
 
 type driverConfig struct {
-	redisOpts    *redis.Options
-	clusterOpts  *redis.ClusterOptions
-	pgConfig     *pgxpool.Config
-	mongoURI     string
-	memcacheTime time.Duration
-	secrets      secretForms
+	redisOpts   *redis.Options
+	clusterOpts *redis.ClusterOptions
+	pgConfig    *pgxpool.Config
+	mongoURI    string
+	mongoDBName string // connect-mongo's dbName option, "" when absent
+	// mongoTTLIndex is autoRemove=native: Open creates connect-mongo's
+	// TTL index.
+	mongoTTLIndex bool
+	memcacheTime  time.Duration
+	secrets       secretForms
 }
 
 // String returns the URL with its userinfo (user and password) replaced by
@@ -448,9 +525,12 @@ func (f *secretForms) addUserinfo(p parts) {
 
 // passwordOptions are the query options, in lower case, whose values are
 // credentials: libpq's password and sslpassword, MongoDB's key-file
-// passwords and mechanism properties (AWS_SESSION_TOKEN, ...).
+// passwords and mechanism properties (AWS_SESSION_TOKEN, ...), and the
+// encryption secret of connect-memcached and session-file-store, which
+// Parse refuses without quoting it.
 var passwordOptions = []string{
 	"password",
+	"secret", // connect-memcached's and session-file-store's (refused)
 	"sslpassword",
 	"tlscertificatekeyfilepassword",
 	"sslclientcertificatekeypassword",
@@ -648,69 +728,6 @@ func (q query) masked() string {
 	return m.Encode()
 }
 
-// take removes name and returns its (last) value.
-func (q query) take(name string) (string, bool) {
-	vs, ok := q.v[name]
-	if !ok {
-		return "", false
-	}
-	delete(q.v, name)
-	return vs[len(vs)-1], true
-}
-
-// takeFold is take with a case-insensitive name (MongoDB options are).
-// Two spellings of one option (ttl= and TTL=) are an error: which one wins
-// would depend on map order.
-func (q query) takeFold(name string) (string, bool, error) {
-	var val string
-	found := false
-	for k, vs := range q.v {
-		if strings.EqualFold(k, name) {
-			if found {
-				return "", false, badf("%s is given in two spellings", name)
-			}
-			val, found = vs[len(vs)-1], true
-			delete(q.v, k)
-		}
-	}
-	return val, found, nil
-}
-
-func (q query) ttl(fold bool) (time.Duration, error) {
-	var v string
-	var ok bool
-	if fold {
-		var err error
-		if v, ok, err = q.takeFold("ttl"); err != nil {
-			return 0, err
-		}
-	} else {
-		v, ok = q.take("ttl")
-	}
-	if !ok {
-		return 0, nil
-	}
-	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if n <= 0 || n > 1<<31 {
-			return 0, badf("ttl=%s: want a positive number of seconds", v)
-		}
-		return time.Duration(n) * time.Second, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < time.Second {
-		return 0, badf("ttl=%q: want seconds (86400) or a duration of at least 1s (24h)", v)
-	}
-	return d, nil
-}
-
-func (q query) nonEmpty(name, what string) (string, bool, error) {
-	v, ok := q.take(name)
-	if ok && v == "" {
-		return "", false, badf("%s= is empty; leave it out for the default (%s)", name, what)
-	}
-	return v, ok, nil
-}
-
 func (q query) names() []string {
 	var n []string
 	for k := range q.v {
@@ -767,11 +784,7 @@ func parseRedis(rawURL string) (*Spec, error) {
 		return nil, err
 	}
 	s.Redis.Prefix = redisstore.DefaultPrefix
-	if v, ok := q.take("prefix"); ok {
-		s.Redis.Prefix = v
-		s.Redis.NoPrefix = v == "" // connect-redis's prefix:
-	}
-	if s.Redis.TTL, err = q.ttl(false); err != nil {
+	if err := q.storeOptions(s, &redisOptions); err != nil {
 		return nil, err
 	}
 	path := strings.Trim(p.path, "/")
@@ -826,16 +839,8 @@ func parsePostgres(rawURL string) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.Postgres.TableName, _, err = q.nonEmpty("table", pgstore.DefaultTableName); err != nil {
-		return nil, err
-	}
-	if s.Postgres.TableName == "" {
-		s.Postgres.TableName = pgstore.DefaultTableName
-	}
-	if s.Postgres.SchemaName, _, err = q.nonEmpty("schema", "the search_path"); err != nil {
-		return nil, err
-	}
-	if s.Postgres.TTL, err = q.ttl(false); err != nil {
+	s.Postgres.TableName = pgstore.DefaultTableName
+	if err := q.storeOptions(s, &postgresOptions); err != nil {
 		return nil, err
 	}
 	// pgconn's ParseConfigError redacts passwords only as far as it can
@@ -863,30 +868,8 @@ func parseMongo(rawURL string) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	coll, hasColl, err := q.takeFold("collection")
-	if err != nil {
-		return nil, err
-	}
-	if v, ok := coll, hasColl; ok {
-		if v == "" {
-			return nil, badf("collection= is empty; leave it out for the default (%s)", mongostore.DefaultCollection)
-		}
-		s.Mongo.Collection = v
-	} else {
-		s.Mongo.Collection = mongostore.DefaultCollection
-	}
-	str, hasStr, err := q.takeFold("stringify")
-	if err != nil {
-		return nil, err
-	}
-	if v, ok := str, hasStr; ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return nil, badf("stringify=%q: want true or false", v)
-		}
-		s.Mongo.Subdocument = !b
-	}
-	if s.Mongo.TTL, err = q.ttl(true); err != nil {
+	s.Mongo.Collection = mongostore.DefaultCollection
+	if err := q.storeOptions(s, &mongoOptions); err != nil {
 		return nil, err
 	}
 	s.conn.mongoURI = join(p, p.driverUserinfo, p.hosts, p.path, q.encode())
@@ -902,9 +885,13 @@ func parseMongo(rawURL string) (*Spec, error) {
 		for k := range cs.UnknownOptions {
 			names = append(names, k)
 		}
-		return nil, badf("unknown option %s (store options: collection, stringify, ttl)", strings.Join(names, ", "))
+		slices.Sort(names)
+		return nil, badf("unknown option %s (store options: %s)", strings.Join(names, ", "), mongoOptions.names())
 	}
 	s.MongoDatabase = cs.Database
+	if s.conn.mongoDBName != "" {
+		s.MongoDatabase = s.conn.mongoDBName // connect-mongo: client.db(dbName)
+	}
 	if s.MongoDatabase == "" {
 		s.MongoDatabase = DefaultMongoDatabase
 	}
@@ -934,19 +921,12 @@ func parseMemcached(rawURL string) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Memcached.Prefix, _ = q.take("prefix")
-	if s.Memcached.TTL, err = q.ttl(false); err != nil {
+	if err := q.storeOptions(s, &memcachedOptions); err != nil {
 		return nil, err
 	}
-	if v, ok := q.take("timeout"); ok {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return nil, badf("timeout=%q: want a duration such as 500ms", v)
-		}
-		s.conn.memcacheTime = d
-	}
 	if n := q.names(); len(n) > 0 {
-		return nil, badf("unknown option %s (memcached options: prefix, ttl, timeout)", strings.Join(n, ", "))
+		slices.Sort(n)
+		return nil, badf("unknown option %s (memcached options: %s)", strings.Join(n, ", "), memcachedOptions.names())
 	}
 	return s, nil
 }
@@ -999,11 +979,12 @@ func parseFile(rawURL string) (*Spec, error) {
 		return nil, err
 	}
 	s.File.Dir = dir
-	if s.File.TTL, err = q.ttl(false); err != nil {
+	if err := q.storeOptions(s, &fileOptions); err != nil {
 		return nil, err
 	}
 	if n := q.names(); len(n) > 0 {
-		return nil, badf("unknown option %s (file options: ttl)", strings.Join(n, ", "))
+		slices.Sort(n)
+		return nil, badf("unknown option %s (file options: %s)", strings.Join(n, ", "), fileOptions.names())
 	}
 	return s, nil
 }
@@ -1037,6 +1018,9 @@ func (s *Spec) hostList() string {
 // Open connects to the store, checks that it answers (PING, SELECT 1, ...;
 // for the file store, that the directory exists, is created if missing, and
 // is a directory), and returns it with a Closer that releases the client.
+// For a MongoDB URL with autoRemove=native it also creates connect-mongo's
+// TTL index; a server that cannot gives an error wrapping both
+// ErrUnavailable and mongostore.ErrTTLIndexUnsupported.
 func (s *Spec) Open(ctx context.Context) (sessionbridge.Store, io.Closer, error) {
 	notParsed := fmt.Errorf("%w: the Spec was not made by Parse", ErrBadURL)
 	if s.conn == nil {
@@ -1084,7 +1068,17 @@ func (s *Spec) Open(ctx context.Context) (sessionbridge.Store, io.Closer, error)
 			_ = closer()
 			return nil, nil, unavailable(s, err)
 		}
-		return mongostore.New(c.Database(s.MongoDatabase), s.Mongo), closer, nil
+		st := mongostore.New(c.Database(s.MongoDatabase), s.Mongo)
+		if s.conn.mongoTTLIndex {
+			if err := st.CreateTTLIndex(ctx); err != nil {
+				_ = closer()
+				if errors.Is(err, mongostore.ErrTTLIndexUnsupported) {
+					return nil, nil, fmt.Errorf("%w: mongodb: autoRemove=native: %w; give autoRemove=disabled and let the Node app or Prune remove expired sessions", ErrUnavailable, mongostore.ErrTTLIndexUnsupported)
+				}
+				return nil, nil, unavailable(s, err)
+			}
+		}
+		return st, closer, nil
 	case Memcached:
 		sel, err := memcachedstore.NewServerSelector(s.Addrs...)
 		if err != nil {

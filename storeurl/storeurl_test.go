@@ -173,7 +173,7 @@ func TestParseBad(t *testing.T) {
 		{"mongodb://h/app?w=bogus&wtimeoutMS=-5", "wtimeoutms"},
 		{"memcached://u:p@h", "no user or password"},
 		{"memcached://h/db", "no path"},
-		{"memcached://h?namespace=x", "unknown option namespace"},
+		{"memcached://h?namespaces=x", "unknown option namespaces"},
 		{"memcached://h?timeout=x", "timeout"},
 		{"file:", "no directory"},
 		{"file://", "no directory"},

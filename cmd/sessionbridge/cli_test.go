@@ -133,6 +133,12 @@ func TestHelp(t *testing.T) {
 			}
 		})
 	}
+	// The store help names the connect-* options.
+	for _, name := range []string{"disableTTL", "tableName", "schemaName", "createTableIfMissing", "collectionName", "touchAfter", "autoRemove", "namespace", "fileExtension"} {
+		if u := sb(t, "help", "stores").stdout; !strings.Contains(u, name) {
+			t.Errorf("help stores lacks %s", name)
+		}
+	}
 	// Each command's usage names its flags and exit codes.
 	for cmd, flags := range map[string][]string{
 		"inspect": {"--store", "--secret", "--cookie-name", "--timeout", "Exit status", "  3 "},
@@ -182,6 +188,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"mint", "--store", storeURL, "--secret", secret, "--data", `{"cookie":{}}`}, `"cookie" is a name express-session reserves`},
 		{[]string{"mint", "--store", storeURL, "--secret", secret, "--user", "7", "--data", `{"passport":{}}`}, "give one of them"},
 		{[]string{"mint", "--secret", secret}, "--store is required"},
+		{[]string{"mint", "--store", storeURL + "?touchAfter=60", "--secret", secret, "--max-age", "60000"}, "touchAfter (1m0s) must be shorter than --max-age (1m0s)"},
 		{[]string{"sign", "abc"}, "--secret is required"},
 		{[]string{"sign", "--secret", secret}, "want exactly one VALUE"},
 		{[]string{"sign", "--secret", secret, "a", "b"}, "want exactly one VALUE"},
@@ -221,6 +228,12 @@ func TestBadStoreURLs(t *testing.T) {
 		{"file://sessions", "names a host"},
 		{"file:", "no directory"},
 		{"redis://u:hunter2secret@h:port", "port must be a number"},
+		{"postgres://u:hunter2secret@h/db?table=a&tableName=b", "table and tableName are the same option"},
+		{"redis://u:hunter2secret@h?disablettl=true", "case-sensitive"},
+		{"mongodb://u:hunter2secret@h/db?crypto=x", "encrypted sessions are not supported"},
+		{"mongodb://u:hunter2secret@h/db?autoRemove=interval", "autoRemove=interval"},
+		{"memcached://h?secret=hunter2secret", "encrypted sessions are not supported"},
+		{"file:d?touchAfter=-1", "touchAfter"},
 	} {
 		for _, cmd := range [][]string{
 			{"inspect", "--store", tc.url, "--secret", secret, cookieFor(fakeSid)},
@@ -609,5 +622,52 @@ func TestMintStoreError(t *testing.T) {
 	r := sb(t, "mint", "--store", "memcached://127.0.0.1:1?timeout=200ms", "--secret", secret, "--user", "7").want(t, 1)
 	if r.stdout != "" || !strings.Contains(r.stderr, "store error: store unavailable: memcached 127.0.0.1:1") {
 		t.Fatalf("stdout %q stderr %q", r.stdout, r.stderr)
+	}
+}
+
+// TestBridgeConfig: the Bridge the commands build gets the store URL's
+// touchAfter, for every kind of store.
+func TestBridgeConfig(t *testing.T) {
+	for u, want := range map[string]time.Duration{
+		"file:d?touchAfter=90":             90 * time.Second,
+		"redis://h?touchAfter=1m":          time.Minute,
+		"mongodb://h/db?touchAfter=3600":   time.Hour,
+		"postgres://u@h/db?touchAfter=300": 5 * time.Minute,
+		"memcached://h?touchAfter=5":       5 * time.Second,
+		"memcached://h":                    0,
+	} {
+		f := flags{store: u, cookieName: "sid", timeout: time.Second, secrets: secretList{secret}}
+		spec, err := spec(&f)
+		if err != nil {
+			t.Fatalf("%s: %v", u, err)
+		}
+		store := sessionbridge.NewMemoryStore()
+		cfg := bridgeConfig(&f, spec, store, time.Hour)
+		if cfg.TouchAfter != want || cfg.CookieName != "sid" || cfg.Cookie.MaxAge != time.Hour || cfg.Store != store || len(cfg.Secrets) != 1 {
+			t.Errorf("%s: config %+v, want TouchAfter %v", u, cfg, want)
+		}
+	}
+}
+
+// TestStoreOptionsCLI: mint and inspect with connect-* options in the URL
+// (touchAfter included, with and without a cookie maxAge): the session is
+// written where the options say and read back.
+func TestStoreOptionsCLI(t *testing.T) {
+	dir := t.TempDir()
+	u := "file://" + dir + "?fileExtension=.sess&fileMode=0640&ttl=600&touchAfter=60"
+	for _, maxAge := range []string{"3600000", ""} {
+		args := []string{"mint", "--store", u, "--secret", secret, "--user", "7"}
+		if maxAge != "" {
+			args = append(args, "--max-age", maxAge)
+		}
+		m := decodeMint(t, sb(t, args...).want(t, 0))
+		fi, err := os.Stat(filepath.Join(dir, m.Sid+".sess"))
+		if err != nil || fi.Mode().Perm() != 0o640 {
+			t.Fatalf("minted file: %v %v", fi, err)
+		}
+		got := decodeInspect(t, sb(t, "inspect", "--store", u, "--secret", secret, m.Cookie).want(t, 0))
+		if got.Sid != m.Sid || !got.LoggedIn || string(got.User) != "7" {
+			t.Fatalf("inspect: %+v", got)
+		}
 	}
 }

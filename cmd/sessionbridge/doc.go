@@ -66,18 +66,30 @@
 //	redis://[user:pass@]host:port[/db][?prefix=sess:&ttl=86400]   connect-redis
 //	redis://host1:port,host2:port[?prefix=...]                    the same on a Redis Cluster
 //	rediss://...                                                  the same over TLS
-//	postgres://user@host:port/db[?table=session&schema=public&ttl=86400&sslmode=disable]
-//	mongodb://host:port[,host:port]/db[?collection=sessions&stringify=true&ttl=1209600]
-//	memcached://host:port[,host:port][?prefix=&ttl=&timeout=500ms]
+//	postgres://user@host:port/db[?tableName=session&schemaName=public&ttl=86400&sslmode=disable]
+//	mongodb://host:port[,host:port]/db[?collectionName=sessions&stringify=true&ttl=1209600]
+//	memcached://host:port[,host:port][?prefix=&ttl=&timeout=500]
 //	file:///abs/dir  or  file:rel/dir[?ttl=3600]                  session-file-store
 //
-// Options not given take the Node store's defaults; the MongoDB database
-// defaults to "test", as the Node driver's client.db() does for a URL without
-// one. Other query parameters go to the driver (go-redis, pgx, the MongoDB
-// connection string); an option nobody knows is an error. See package
-// github.com/sessionbridge/sessionbridge/storeurl, or 'sessionbridge help
-// stores'. inspect never creates a file store's directory; mint does, as
-// session-file-store does.
+// The store options are the Node packages' own, named and spelt as they
+// name them (connect-redis's disableTTL, connect-pg-simple's tableName,
+// connect-mongo's collectionName and touchAfter, ...); the older short names
+// table, schema and collection still work. Options not given take the Node
+// store's defaults. The MongoDB database is dbName, else the URL's path,
+// else "test", as the Node driver's client.db() does. Other query parameters
+// go to the driver (go-redis, pgx, the MongoDB connection string); an option
+// nobody knows, or one the Go stores do not implement (connect-mongo's
+// crypto, ...), is an error. Every store takes touchAfter, which the
+// commands pass to the Bridge as Config.TouchAfter (inspect never touches
+// and mint writes a new session, so it changes nothing they do; with
+// connect-mongo it is also the store's touchAfter). See package
+// github.com/sessionbridge/sessionbridge/storeurl for every option, or
+// 'sessionbridge help stores'.
+//
+// inspect never creates a file store's directory; mint does, as
+// session-file-store does. With a MongoDB URL's autoRemove=native, both
+// create connect-mongo's TTL index when they open the store, as
+// connect-mongo does when it starts.
 //
 // # Exit status
 //

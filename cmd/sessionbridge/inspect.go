@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -27,7 +26,9 @@ one JSON object:
 
 "session" is the stored record itself, byte for byte (for connect-mongo with
 stringify=false, the JSON Node's JSON.stringify gives for the subdocument).
-Nothing in the store is changed: the session is neither touched nor saved.
+Nothing in the store is changed: the session is neither touched nor saved
+(a MongoDB URL's autoRemove=native creates connect-mongo's TTL index, as
+connect-mongo does when it starts).
 
 COOKIE is a whole Cookie header ("a=1; connect.sid=s%3A..."; a leading
 "Cookie:" is ignored), name=value, or the cookie's value alone, URL-encoded
@@ -110,12 +111,7 @@ func loadSession(ctx context.Context, spec *storeurl.Spec, f *flags, sid string)
 	}
 	defer closer.Close()
 
-	b, err := sessionbridge.New(sessionbridge.Config{
-		CookieName: f.cookieName,
-		Secrets:    f.secrets,
-		Store:      store,
-		Logger:     slog.New(slog.DiscardHandler),
-	})
+	b, err := sessionbridge.New(bridgeConfig(f, spec, store, 0))
 	if err != nil {
 		return nil, fail(errStore, "%v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/cookiesig"
 	"github.com/sessionbridge/sessionbridge/storeurl"
 )
@@ -191,22 +193,40 @@ const storesUsage = `Store URLs (--store, or $SESSIONBRIDGE_STORE):
   redis://[user:pass@]host:port[/db][?prefix=sess:&ttl=86400]      connect-redis
   redis://host1:port,host2:port,...[?prefix=...]                   the same on a Redis Cluster
   rediss://...                                                     the same over TLS
-  postgres://user[:pass]@host:port/db[?table=session&schema=public&ttl=86400&sslmode=...]
+  postgres://user[:pass]@host:port/db[?tableName=session&schemaName=public&sslmode=...]
                                                                    connect-pg-simple
-  mongodb://host:port[,host:port]/db[?collection=sessions&stringify=true&ttl=1209600&...]
+  mongodb://host:port[,host:port]/db[?collectionName=sessions&stringify=true&...]
                                                                    connect-mongo
-  memcached://host:port[,host:port][?prefix=&ttl=&timeout=500ms]   connect-memcached
+  memcached://host:port[,host:port][?prefix=&ttl=&timeout=500]     connect-memcached
   file:///abs/dir  or  file:rel/dir[?ttl=3600]                     session-file-store
 
-Options not given take the Node store's defaults: Redis prefix "sess:",
-memcached prefix "", table "session" in the search_path, collection "sessions"
-with stringify true, directory as given. ttl is the lifetime of
-browser-session cookies in seconds (or a Go duration such as 24h): 1 day for
-Redis, PostgreSQL and memcached, 14 days for MongoDB, 1 hour for files; for
-memcached it is connect-memcached's ttl, the lifetime of every session.
+Store options, named and spelt as the Node package names them (defaults in
+parentheses; durations in seconds or as 24h; booleans true or false):
 
-The MongoDB database is the URL's path, or "test" when there is none (what
-the Node driver's client.db() uses). Other query parameters go to the driver
+  connect-redis       prefix (sess:), ttl (86400), disableTTL, disableTouch,
+                      scanCount (100)
+  connect-pg-simple   tableName (session; alias table), schemaName (the
+                      search_path; alias schema), ttl (86400), disableTouch,
+                      createTableIfMissing, pruneSessionInterval (false only)
+  connect-mongo       collectionName (sessions; alias collection), dbName (the
+                      URL's database, else test), stringify (true), ttl
+                      (1209600), touchAfter, timestamps, autoRemove (native:
+                      create the TTL index when opening; or disabled)
+  connect-memcached   prefix (""), ttl (none: the cookie's), namespace (""),
+                      timeout (milliseconds; 500)
+  session-file-store  ttl (3600), fileExtension (.json), fileMode (0600, the
+                      Go store's own), reapInterval (-1 only)
+  every store         touchAfter (0): the Bridge skips touching a session
+                      whose expiry the store set less than this long ago
+
+Option names are case-sensitive except in MongoDB URLs, whose options are all
+case-insensitive; giving an option and its alias is an error. Options the Go
+stores do not implement (crypto, secret, serializer, autoRemove=interval,
+...) are refused, never ignored. For memcached, ttl is the lifetime of every
+session; elsewhere it is the lifetime of browser-session cookies.
+
+The MongoDB database is dbName, else the URL's path, else "test" (what the
+Node driver's client.db() uses). Other query parameters go to the driver
 (go-redis: dial_timeout, ...; pgx: sslmode, connect_timeout, ...; MongoDB:
 authSource, replicaSet, tls, ...); a parameter nobody knows is an error.
 Several memcached servers are picked per key as the npm memcached client
@@ -393,6 +413,21 @@ func spec(f *flags) (*storeurl.Spec, error) {
 		return nil, fail(errStore, "--store: %s\n(see 'sessionbridge help stores')", strings.TrimPrefix(err.Error(), "storeurl: "))
 	}
 	return s, nil
+}
+
+// bridgeConfig is the configuration of the Bridge a command loads or saves
+// sessions with: the flags, the store, a cookie maxAge for new sessions,
+// and the store URL's touchAfter as Config.TouchAfter, so that the Bridge
+// is set up as the Node app's store is.
+func bridgeConfig(f *flags, spec *storeurl.Spec, store sessionbridge.Store, maxAge time.Duration) sessionbridge.Config {
+	return sessionbridge.Config{
+		CookieName: f.cookieName,
+		Secrets:    f.secrets,
+		Store:      store,
+		Cookie:     sessionbridge.CookieOptions{MaxAge: maxAge},
+		Logger:     slog.New(slog.DiscardHandler),
+		TouchAfter: spec.TouchAfter,
+	}
 }
 
 // redact removes the secrets and the session id from a message (a store's

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math"
 	"time"
 
@@ -79,6 +78,10 @@ func runMint(ctx context.Context, c *cli, args []string) error {
 	if _, err := signer(&f); err != nil {
 		return err
 	}
+	if ms := time.Duration(maxAge) * time.Millisecond; ms > 0 && spec.TouchAfter >= ms {
+		// The Bridge refuses it too; say so before the store is opened.
+		return usageErrorf("the store URL's touchAfter (%v) must be shorter than --max-age (%v)", spec.TouchAfter, ms)
+	}
 
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
@@ -87,13 +90,7 @@ func runMint(ctx context.Context, c *cli, args []string) error {
 		return fail(errStore, "store error: %s", redact(err.Error(), &f, ""))
 	}
 	defer closer.Close()
-	b, err := sessionbridge.New(sessionbridge.Config{
-		CookieName: f.cookieName,
-		Secrets:    f.secrets,
-		Store:      store,
-		Cookie:     sessionbridge.CookieOptions{MaxAge: time.Duration(maxAge) * time.Millisecond},
-		Logger:     slog.New(slog.DiscardHandler),
-	})
+	b, err := sessionbridge.New(bridgeConfig(&f, spec, store, time.Duration(maxAge)*time.Millisecond))
 	if err != nil {
 		return fail(errStore, "%v", err)
 	}

@@ -92,7 +92,7 @@ func livePostgres(t *testing.T) live {
 	}
 	return live{
 		app: app,
-		url: base + sep + "schema=" + schema + "&table=sess",
+		url: base + sep + "schemaName=" + schema + "&tableName=sess",
 		raw: func(t *testing.T, sid string) []byte {
 			var s string
 			if err := pool.QueryRow(context.Background(), `SELECT sess::text FROM `+schema+`.sess WHERE sid = $1`, sid).Scan(&s); err != nil {
@@ -114,7 +114,12 @@ func liveMongo(t *testing.T, stringify bool) live {
 	coll := uniq("s_")
 	t.Cleanup(func() { _ = c.Database(dbName).Collection(coll).Drop(context.Background()) })
 	env := map[string]string{"STORE": "mongo", "MONGO_URL": strings.TrimSuffix(base, "/") + "/" + dbName, "MONGO_COLLECTION": coll}
+	// The older short name (collection) with stringify, connect-mongo's
+	// name without.
 	u := strings.TrimSuffix(base, "/") + "/" + dbName + "?collection=" + coll
+	if !stringify {
+		u = strings.TrimSuffix(base, "/") + "/" + dbName + "?collectionName=" + coll
+	}
 	l := live{url: u}
 	if stringify {
 		l.raw = func(t *testing.T, sid string) []byte {

@@ -54,8 +54,9 @@ const (
 	downFor     = 1500 * time.Millisecond
 	afterFor    = 500 * time.Millisecond
 	recoverWait = 20 * time.Second
-	// freezeMargin: calls starting this soon after SIGSTOP are not
-	// counted as hang calls (the signal takes effect asynchronously).
+	// freezeMargin: calls starting this soon after Freeze returned (every
+	// server process stopped) are not counted as hang calls: an answer the
+	// server wrote just before it stopped may still be on its way.
 	freezeMargin = 20 * time.Millisecond
 )
 

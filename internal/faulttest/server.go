@@ -253,29 +253,44 @@ func (s *Server) stop() error {
 
 // Freeze stops the server's processes with SIGSTOP: connections stay open
 // and new ones are accepted by the kernel, but nothing answers, which is
-// what a hung server or a black-holed network looks like to a client.
+// what a hung server or a black-holed network looks like to a client. It
+// returns once every process is stopped (state T in /proc/<pid>/stat), and
+// fails the test if one is not within stateTimeout.
 func (s *Server) Freeze() {
 	s.tb.Helper()
 	if !s.running || s.frozen {
 		s.tb.Fatalf("faulttest: freeze %s: running %v, frozen %v", s.Name, s.running, s.frozen)
 	}
-	s.signal(syscall.SIGSTOP)
+	pids := s.signal(syscall.SIGSTOP)
 	s.frozen = true
+	if err := awaitStopped(pids, true, stateTimeout); err != nil {
+		s.tb.Fatalf("faulttest: freeze %s: %v", s.Name, err)
+	}
 }
 
-// Thaw resumes a frozen server (SIGCONT).
+// Thaw resumes a frozen server (SIGCONT) and returns once none of its
+// processes is stopped any more, failing the test if one still is after
+// stateTimeout.
 func (s *Server) Thaw() {
 	s.tb.Helper()
 	if !s.frozen {
 		s.tb.Fatalf("faulttest: %s is not frozen", s.Name)
 	}
-	s.signal(syscall.SIGCONT)
+	pids := s.signal(syscall.SIGCONT)
 	s.frozen = false
+	if err := awaitStopped(pids, false, stateTimeout); err != nil {
+		s.tb.Fatalf("faulttest: thaw %s: %v", s.Name, err)
+	}
 }
 
+// stateTimeout bounds how long Freeze and Thaw wait for the kernel to stop
+// or resume the server's processes (normally well under a millisecond).
+const stateTimeout = 10 * time.Second
+
 // signal sends sig to the server's main process and all its descendants
-// (the parent first, so that it forks nothing while its children stop).
-func (s *Server) signal(sig syscall.Signal) {
+// (the parent first, so that it forks nothing while its children stop),
+// and returns the pids it signalled.
+func (s *Server) signal(sig syscall.Signal) []int {
 	var root int
 	switch {
 	case s.pg != nil:
@@ -286,9 +301,54 @@ func (s *Server) signal(sig syscall.Signal) {
 	if root <= 0 {
 		s.tb.Fatalf("faulttest: %s: no process to signal", s.Name)
 	}
-	for _, pid := range processTree(root) {
+	pids := processTree(root)
+	for _, pid := range pids {
 		_ = syscall.Kill(pid, sig)
 	}
+	return pids
+}
+
+// awaitStopped waits until every process of pids is stopped (stopped
+// true) or none is (false), polling /proc/<pid>/stat, for at most
+// timeout. A process that has exited, or is a zombie, counts as settled:
+// it answers no client either way.
+func awaitStopped(pids []int, stopped bool, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var pending []string
+		for _, pid := range pids {
+			st, ok := procState(pid)
+			if ok && st != 'Z' && st != 'X' && (st == 'T') != stopped {
+				pending = append(pending, fmt.Sprintf("pid %d in state %c", pid, st))
+			}
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			want := "stopped (T)"
+			if !stopped {
+				want = "resumed (not T)"
+			}
+			return fmt.Errorf("%d of %d processes not %s after %v: %s", len(pending), len(pids), want, timeout, strings.Join(pending, ", "))
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// procState returns the state letter of /proc/<pid>/stat (R, S, D, T, Z,
+// ...); false when the process no longer exists.
+func procState(pid int) (byte, bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, false
+	}
+	// pid (comm) state ...: comm may hold spaces and ')', so cut at the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return 0, false
+	}
+	return b[i+2], true
 }
 
 // processTree returns pid and its descendants, parents first.

@@ -23,6 +23,31 @@
 // of its passport user, and, with Options.Tracker, is disconnected when its
 // session ends.
 //
+// # The session from socket handlers
+//
+// Auth(s) is the authorization of the handshake; the session itself is
+// read as stored now with LoadSession and changed with Update, which
+// merges the handler's changes into whatever Node or another Go instance
+// wrote in the meantime (sessionbridge.Bridge.Update), so neither side's
+// change to another key is lost and Node's next request sees the
+// handler's:
+//
+//	_ = s.On("prefs", func(args ...any) {
+//		err := socketio.Update(ctx, s, func(sess *sessionbridge.Session) error {
+//			return sess.Record.Set("theme", args[0])
+//		})
+//		...
+//	})
+//
+// With a Tracker whose TrackerOptions.KeepAlive is set, the events a
+// client emits keep its session alive the way its HTTP requests do, at
+// most one store touch per session per KeepAlive. Only the client's
+// events count: not the server's emits, not the client's
+// acknowledgements of them, not the engine.io heartbeat, which a browser
+// keeps answering in an idle tab; an idle socket lets its session expire,
+// and the Tracker then disconnects it. KeepAlive is off by default: see
+// docs/passport-socketio.md.
+//
 // # In front of the engine
 //
 // The namespace middleware runs when a client CONNECTs to a namespace, once

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/zishang520/socket.io/servers/socket/v3"
 
@@ -228,4 +229,56 @@ func ExampleEngineMode() {
 	// ?: 401
 	// ?sid=: 401
 	// ?sid=AAAAAAAAAAAAAAAAAAAA: 400
+}
+
+// Socket handlers read the session as it is now and change it without
+// losing what Node writes meanwhile (Update merges), and the events a
+// client emits keep its session alive (TrackerOptions.KeepAlive). Here the
+// "connection" handler stands for the handler of a client event.
+func ExampleUpdate() {
+	ctx := context.Background()
+	bridge, _ := sessionbridge.New(sessionbridge.Config{
+		Secrets: []string{"keyboard cat"},
+		Store:   sessionbridge.NewMemoryStore(),
+		Cookie:  sessionbridge.CookieOptions{MaxAge: 30 * time.Minute},
+	})
+	auth, _ := socketauth.New(socketauth.Config{Source: bridge})
+	// At most one keep-alive (a store read and touch) per session every
+	// 3 minutes, however many events its sockets receive. Run the
+	// tracker's Run and/or Watch as well, to disconnect ended sessions.
+	tracker := socketauth.NewTracker(auth, socketauth.TrackerOptions{KeepAlive: 3 * time.Minute})
+
+	srv := socket.NewServer(nil, nil)
+	srv.Use(socketio.Middleware(auth, socketio.Options{Tracker: tracker}))
+	srv.On("connection", func(args ...any) {
+		s := args[0].(*socket.Socket)
+		err := socketio.Update(ctx, s, func(sess *sessionbridge.Session) error {
+			var visits int
+			_ = sess.Record.Get("socketVisits", &visits) // none yet: 0
+			return sess.Record.Set("socketVisits", visits+1)
+		})
+		if err != nil {
+			_ = s.Emit("hello", "update failed: "+err.Error())
+			return
+		}
+		now, _ := socketio.LoadSession(ctx, s)
+		visits, _ := now.Record.Raw("socketVisits")
+		_ = s.Emit("hello", "visits "+string(visits))
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/socket.io/", srv.ServeHandler(nil))
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	defer srv.Close(nil)
+
+	sess, _ := passportuser.Login(ctx, bridge, nil, 7, passportuser.Options{})
+	cookie := bridge.CookieName() + "=" + bridge.Signer().CookieValue(sess.ID)
+	for range 2 {
+		msg, hangUp := connect(ts.URL, cookie)
+		fmt.Println(msg)
+		hangUp()
+	}
+	// Output:
+	// event [hello visits 1]
+	// event [hello visits 2]
 }

@@ -48,10 +48,21 @@ func uniquePrefix(t *testing.T) string {
 // a Go redis store and bridge on the same keys.
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessEnv(t, nil)
+}
+
+// newHarnessEnv is newHarness with more of app.js's settings (MAX_AGE_MS,
+// ...) in env.
+func newHarnessEnv(t *testing.T, env map[string]string) *harness {
+	t.Helper()
 	requireClient(t)
 	addr := services.RedisAddr(t)
 	p := uniquePrefix(t)
-	app := nodetest.StartApp(t, map[string]string{"STORE": "redis", "REDIS_URL": "redis://" + addr, "REDIS_PREFIX": p})
+	all := map[string]string{"STORE": "redis", "REDIS_URL": "redis://" + addr, "REDIS_PREFIX": p}
+	for k, v := range env {
+		all[k] = v
+	}
+	app := nodetest.StartApp(t, all)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	t.Cleanup(func() { rdb.Close() })
 	st := redisstore.New(rdb, redisstore.Options{Prefix: p})

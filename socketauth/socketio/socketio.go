@@ -48,14 +48,25 @@ type Options struct {
 	// socket is tracked its session is checked again (Tracker.Check: one
 	// more store read per connection); a socket whose session ended in
 	// between is revoked at once.
+	//
+	// With TrackerOptions.KeepAlive, every event a tracked socket's client
+	// emits (EVENT and BINARY_EVENT packets, before the socket's own
+	// middlewares and handlers) is reported to Tracker.Activity, which
+	// keeps the session alive while the client is active. Nothing else
+	// counts: not what the server emits, not the acknowledgements the
+	// client sends back for it, not the engine.io heartbeat (a browser
+	// answers pings in an idle tab too), so an open but idle socket lets
+	// its session expire like an idle browser tab.
 	Tracker *socketauth.Tracker
 	// RevokeEvent is emitted to a revoked socket, with the reason, before
 	// it is disconnected; default DefaultRevokeEvent.
 	RevokeEvent string
 	// KeepSession keeps the loaded session (the whole record) with each
-	// socket, for Auth(s).Session. By default only the user is kept (a few
-	// hundred bytes per socket instead of the record's size plus about a
-	// kilobyte); load the session again when a handler needs it.
+	// socket, for Auth(s).Session: the session as it was at the handshake,
+	// never refreshed. By default only the user is kept (a few hundred
+	// bytes per socket instead of the record's size plus about a
+	// kilobyte); read the session as stored now with LoadSession, and
+	// change it with Update.
 	KeepSession bool
 }
 
@@ -77,6 +88,16 @@ type Data struct {
 
 	auth *socketauth.Auth // local sockets only
 	conn *conn            // tracking state, local sockets only
+	ref  *sessionRef      // the socket's session, local logged-in sockets only
+}
+
+// sessionRef is how a local socket reaches its session (LoadSession,
+// Update). The id never leaves this process: it is unexported, so it is
+// not part of the Data an adapter sends to other servers.
+type sessionRef struct {
+	sid     string
+	src     sessionbridge.SessionSource
+	tracker *socketauth.Tracker // nil when the socket is not tracked
 }
 
 // DecodeUser decodes User into v, keeping numbers exact as json.Number
@@ -265,6 +286,9 @@ func (m *middleware) serve(s *socket.Socket, next func(*socket.ExtendedError)) {
 		return
 	}
 	d, sid := newData(res, m.opts.KeepSession)
+	if sid != "" {
+		d.ref = &sessionRef{sid: sid, src: m.a.Source(), tracker: m.opts.Tracker}
+	}
 	if err := joinUserRoom(s, res); err != nil {
 		next(rejection(err))
 		return
@@ -353,14 +377,22 @@ func joinUserRoom(s *socket.Socket, res *socketauth.Auth) error {
 }
 
 // track prepares the tracking of s, with Data d, for session sid: it is
-// untracked on "disconnect", and tracked from the namespace's "connection"
-// event (onConnection).
+// untracked on "disconnect", tracked from the namespace's "connection"
+// event (onConnection), and reports its client's events as activity.
 func (m *middleware) track(s *socket.Socket, d *Data, sid string) {
-	c := &conn{sid: sid}
+	c := &conn{sid: sid, tracker: m.opts.Tracker}
 	d.conn = c
 	// Registered before the socket can connect, so a disconnect racing
 	// with the "connection" hook is never missed.
 	_ = s.On("disconnect", func(...any) { c.stop() })
+	// A socket middleware sees every EVENT and BINARY_EVENT packet the
+	// client sends, and nothing else (acknowledgements, heartbeats); one
+	// registered now runs before those the application adds on
+	// "connection", and cannot be removed by OffAny.
+	s.Use(func(_ []any, next func(error)) {
+		c.active()
+		next(nil)
+	})
 	// Tracking starts from the namespace's "connection" event: a socket
 	// that never connects (client gone during the handshake) is never
 	// tracked, so nothing leaks.
@@ -418,9 +450,21 @@ func rejection(err error) *socket.ExtendedError {
 // until its disconnect, whichever order the two goroutines see them in.
 type conn struct {
 	sid     string // the session to track; never leaves this process
+	tracker *socketauth.Tracker
 	mu      sync.Mutex
 	closed  bool
 	untrack func()
+}
+
+// active reports client activity to the Tracker while the socket is
+// tracked.
+func (c *conn) active() {
+	c.mu.Lock()
+	tracked := c.untrack != nil
+	c.mu.Unlock()
+	if tracked {
+		c.tracker.Activity(c.sid)
+	}
 }
 
 func (c *conn) start(s *socket.Socket, auth *socketauth.Auth, opts Options, log *slog.Logger) {

@@ -23,6 +23,36 @@
 //     with the session's, and sets it again with a new __lastAccess;
 //     destroy removes the file.
 //
+// Conditional writes ([Store.SetIf], the [sessionbridge.ConditionalStore]
+// the Bridge uses to merge concurrent changes) compare the file's bytes: the
+// Version's Tag is their SHA-256, and SetIf writes only if the file it
+// reads again still has those bytes, else it fails with
+// [sessionbridge.ErrConflict]. SetIf, Touch, Set and Destroy of a session
+// take its lock first: a per-file mutex within the process and, where the
+// system has flock (Linux, macOS, the BSDs), an advisory flock on a lock
+// file next to the session file, <sid>.json.lock (or <sid><ext>.lock_
+// for the rare extension such a name could end in), so Go processes sharing the
+// directory write one session one at a time. Its name does not end in the
+// extension, so session-file-store never takes it for a session (its reaper
+// and length list only names ending in fileExtension), and the holder
+// removes it before releasing it (a process killed while holding it leaves
+// it behind until the session's next write). Touch, holding the lock,
+// rewrites the record it finds with the caller's cookie and a new
+// __lastAccess, never the caller's data. Version.Touched is the file's
+// __lastAccess, which session-file-store's expiry counts from.
+//
+// session-file-store takes no lock, so Node's writes are not serialised
+// with Go's. Both sides replace a file by renaming a complete new one over
+// it, so neither ever reads a torn file, and before its rename a
+// conditional Go write (SetIf, Touch) checks that the file is still the one
+// it read (the same inode, which it holds open meanwhile so that no new
+// file can reuse it): a Node write that lands earlier makes SetIf conflict
+// and Touch read again. Only a Node
+// rename falling between that check and Go's rename, a few microseconds,
+// goes unseen; Node's own touch (read, then write with no check) leaves a
+// far wider window. Node's destroy can likewise be undone by a Go write
+// that checked just before it.
+//
 // Session ids become file names, so before any disk access Go refuses ids
 // that are empty, longer than [MaxIDLength] or hold anything but
 // A-Z a-z 0-9 _ - (uid-safe ids, UUIDs and the like fit) with
@@ -55,10 +85,13 @@ package filestore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -66,7 +99,9 @@ import (
 	"time"
 
 	"github.com/sessionbridge/sessionbridge"
+	"github.com/sessionbridge/sessionbridge/internal/backoff"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
+	"github.com/sessionbridge/sessionbridge/stores/internal/jsdate"
 	"github.com/sessionbridge/sessionbridge/stores/internal/reclimit"
 )
 
@@ -122,10 +157,20 @@ type Options struct {
 
 // Store is a session-file-store compatible sessionbridge.Store.
 type Store struct {
-	opts Options
+	opts       Options
+	lockSuffix string
 }
 
-var _ sessionbridge.Store = (*Store)(nil)
+var _ sessionbridge.ConditionalStore = (*Store)(nil)
+
+// touchAttempts bounds the reads and writes of one Touch while Node keeps
+// replacing the file. Each attempt spans an fsync (milliseconds), so a Node
+// app writing the session back to back fails a good share of them.
+const touchAttempts = 16
+
+// errChanged means the session file was replaced or removed between a read
+// and the write that depends on it.
+var errChanged = errors.New("filestore: the session file changed")
 
 // New returns a store on opts.Dir, creating the directory (as
 // session-file-store does) if it does not exist.
@@ -154,7 +199,7 @@ func New(opts Options) (*Store, error) {
 	if err := os.MkdirAll(opts.Dir, dirMode); err != nil {
 		return nil, fmt.Errorf("filestore: session directory: %w", err)
 	}
-	return &Store{opts: opts}, nil
+	return &Store{opts: opts, lockSuffix: lockSuffixFor(opts.FileExtension)}, nil
 }
 
 // Path returns the file of a session id, or ErrInvalidID.
@@ -181,42 +226,117 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	sess, err := s.read(ctx, path)
+	f, err := s.load(ctx, path, 0)
 	if err != nil {
 		return nil, err
 	}
-	expired, err := s.expired(sess, s.opts.Now())
-	if err != nil {
-		return nil, err
-	}
-	if expired {
-		return nil, sessionbridge.ErrNotFound
-	}
-	return sess, nil
+	return f.sess, nil
 }
 
-func (s *Store) read(ctx context.Context, path string) (*sessionjson.Session, error) {
+// GetVersion implements sessionbridge.ConditionalStore: Get, with the
+// SHA-256 of the file's bytes as the Version's Tag and its __lastAccess,
+// which is what session-file-store's expiry counts from, as Touched.
+func (s *Store) GetVersion(ctx context.Context, sid string) (*sessionjson.Session, sessionbridge.Version, error) {
+	path, err := s.Path(sid)
+	if err != nil {
+		return nil, sessionbridge.Version{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, sessionbridge.Version{}, err
+	}
+	f, err := s.load(ctx, path, loadTag)
+	if err != nil {
+		return nil, sessionbridge.Version{}, err
+	}
+	return f.sess, sessionbridge.Version{Tag: f.tag, Touched: f.lastAccess}, nil
+}
+
+// What load returns besides the record.
+const (
+	loadTag  = 1 << iota // the Tag of the file's bytes
+	loadHold             // the file, still open (see readRaw)
+)
+
+// loaded is a session file as read: its record, its __lastAccess and, as
+// load was asked, the Tag of its bytes and the file, still open.
+type loaded struct {
+	sess       *sessionjson.Session
+	tag        string
+	lastAccess time.Time
+	file       *os.File
+}
+
+// load reads, decodes and checks the session file: a missing file, or one
+// session-file-store considers expired, is sessionbridge.ErrNotFound. what
+// holds loadTag and loadHold bits; with loadHold the caller closes the file.
+func (s *Store) load(ctx context.Context, path string, what int) (_ loaded, err error) {
+	hold := what&loadHold != 0
+	data, file, err := s.readRaw(path, hold)
+	if err != nil {
+		return loaded{}, err
+	}
+	if hold {
+		defer func() {
+			if err != nil {
+				_ = file.Close()
+			}
+		}()
+	}
+	var tag string
+	if what&loadTag != 0 {
+		tag = tagOf(data)
+	}
+	sess, err := s.opts.Decoder.DecodeOwnedContext(ctx, data) // read into a fresh buffer
+	if err != nil {
+		return loaded{}, fmt.Errorf("filestore: %w", err)
+	}
+	last, err := lastAccess(sess)
+	if err != nil {
+		return loaded{}, err
+	}
+	if s.expiredAt(sess, last, s.opts.Now()) {
+		return loaded{}, sessionbridge.ErrNotFound
+	}
+	return loaded{sess: sess, tag: tag, lastAccess: jsdate.Time(int64(math.Floor(last))), file: file}, nil
+}
+
+// tagOf is the Version Tag of a file's bytes.
+func tagOf(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// readRaw reads the session file's bytes, no more than the Decoder's
+// MaxBytes allows. With hold it also returns the file, open: as long as it
+// stays open its inode cannot be reused, so [Store.unchanged] can tell it
+// from any file renamed over it since (Node writes a new file, often of the
+// same size, within the timestamp granularity). The caller closes it.
+func (s *Store) readRaw(path string, hold bool) (_ []byte, held *os.File, err error) {
 	// Stat first: opening a FIFO would block.
 	fi, err := os.Stat(path)
 	if err == nil && !fi.Mode().IsRegular() {
-		return nil, ErrNotRegular
+		return nil, nil, ErrNotRegular
 	}
 	var f *os.File
 	if err == nil {
 		f, err = os.Open(path)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, sessionbridge.ErrNotFound
+		return nil, nil, sessionbridge.ErrNotFound
 	}
 	if err != nil {
-		return nil, osError("get", err)
+		return nil, nil, osError("get", err)
 	}
-	defer f.Close()
+	defer func() {
+		if !hold || err != nil {
+			_ = f.Close()
+		}
+	}()
 	var r io.Reader = f
 	if limit := reclimit.Of(s.opts.Decoder); limit >= 0 {
 		// The size is known before reading: refuse a larger file unread.
 		if n := fi.Size(); n > int64(limit) {
-			return nil, reclimit.Error("filestore", n, limit)
+			return nil, nil, reclimit.Error("filestore", n, limit)
 		}
 		// A file that grows after Stat is still read no further than one
 		// byte past the limit, so Decode reports ErrTooLarge.
@@ -224,13 +344,12 @@ func (s *Store) read(ctx context.Context, path string) (*sessionjson.Session, er
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, osError("get", err)
+		return nil, nil, osError("get", err)
 	}
-	sess, err := s.opts.Decoder.DecodeOwnedContext(ctx, data) // read into a fresh buffer
-	if err != nil {
-		return nil, fmt.Errorf("filestore: %w", err)
+	if hold {
+		return data, f, nil
 	}
-	return sess, nil
+	return data, nil, nil
 }
 
 // idle is the idle lifetime in milliseconds: cookie.originalMaxAge, or the
@@ -242,19 +361,33 @@ func (s *Store) idle(sess *sessionjson.Session) int64 {
 	return s.opts.TTL.Milliseconds()
 }
 
+// lastAccess returns the record's __lastAccess, or ErrBadLastAccess when
+// it has no numeric one.
+func lastAccess(sess *sessionjson.Session) (float64, error) {
+	raw, ok := sess.Raw(LastAccessKey)
+	if !ok {
+		return 0, ErrBadLastAccess
+	}
+	last, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
+		return 0, ErrBadLastAccess
+	}
+	return last, nil
+}
+
 // expired reports whether session-file-store considers the record expired
 // at now: __lastAccess + idle lifetime < now. It returns ErrBadLastAccess
 // when the record has no numeric __lastAccess.
 func (s *Store) expired(sess *sessionjson.Session, now time.Time) (bool, error) {
-	raw, ok := sess.Raw(LastAccessKey)
-	if !ok {
-		return false, ErrBadLastAccess
-	}
-	last, err := strconv.ParseFloat(string(raw), 64)
+	last, err := lastAccess(sess)
 	if err != nil {
-		return false, ErrBadLastAccess
+		return false, err
 	}
-	return last+float64(s.idle(sess)) < float64(now.UnixMilli()), nil
+	return s.expiredAt(sess, last, now), nil
+}
+
+func (s *Store) expiredAt(sess *sessionjson.Session, last float64, now time.Time) bool {
+	return last+float64(s.idle(sess)) < float64(now.UnixMilli())
 }
 
 // Set implements sessionbridge.Store as session-file-store does: it sets
@@ -266,31 +399,116 @@ func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) 
 	if err != nil {
 		return err
 	}
+	unlock, err := s.lock(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.save(path, sess)
+	_, err = s.save(path, sess, nil)
+	return err
 }
 
-func (s *Store) save(path string, sess *sessionjson.Session) error {
+// SetIf implements sessionbridge.ConditionalStore. Holding the session's
+// lock (see the package documentation), it reads the file again and, if
+// its bytes are still those GetVersion read with v, writes sess as Set
+// does (setting its __lastAccess); otherwise, or if the file is gone, it
+// changes nothing and returns an error wrapping sessionbridge.ErrConflict.
+// It returns the Version of the file written, or an empty one if sess
+// had expired and the file was removed.
+func (s *Store) SetIf(ctx context.Context, sid string, sess *sessionjson.Session, v sessionbridge.Version) (sessionbridge.Version, error) {
+	path, err := s.Path(sid)
+	if err != nil {
+		return sessionbridge.Version{}, err
+	}
+	unlock, err := s.lock(ctx, path)
+	if err != nil {
+		return sessionbridge.Version{}, err
+	}
+	defer unlock()
+	data, file, err := s.readRaw(path, true)
+	if err == nil {
+		defer file.Close()
+	}
+	switch {
+	case errors.Is(err, sessionbridge.ErrNotFound), errors.Is(err, sessionjson.ErrTooLarge):
+		return sessionbridge.Version{}, fmt.Errorf("filestore: set: %w", sessionbridge.ErrConflict)
+	case err != nil:
+		return sessionbridge.Version{}, err
+	case v.Tag == "" || tagOf(data) != v.Tag:
+		return sessionbridge.Version{}, fmt.Errorf("filestore: set: %w", sessionbridge.ErrConflict)
+	}
+	if err := ctx.Err(); err != nil {
+		return sessionbridge.Version{}, err
+	}
+	ver, err := s.save(path, sess, file)
+	if errors.Is(err, errChanged) {
+		return sessionbridge.Version{}, fmt.Errorf("filestore: set: %w", sessionbridge.ErrConflict)
+	}
+	return ver, err
+}
+
+// save writes sess to path with a new __lastAccess, or removes the file
+// when the session has expired, and sets the same __lastAccess in sess
+// once it is written. When was is not nil, the write happens only if path
+// is still that file, open since it was read (else errChanged). It returns
+// the Version of the file written (empty when it removed the file).
+func (s *Store) save(path string, sess *sessionjson.Session, was *os.File) (sessionbridge.Version, error) {
 	now := s.opts.Now()
 	if sess.Expired(now) || s.idle(sess) < 0 {
-		return s.remove(path)
+		if err := s.unchanged(path, was); err != nil {
+			return sessionbridge.Version{}, err
+		}
+		return sessionbridge.Version{}, s.remove(path)
 	}
-	if err := sess.SetRaw(LastAccessKey, strconv.AppendInt(nil, now.UnixMilli(), 10)); err != nil {
-		return fmt.Errorf("filestore: %w", err)
+	last := strconv.AppendInt(nil, now.UnixMilli(), 10)
+	c := sess.Clone()
+	if err := c.SetRaw(LastAccessKey, last); err != nil {
+		return sessionbridge.Version{}, fmt.Errorf("filestore: %w", err)
 	}
-	data, err := sess.Encode()
+	data, err := c.Encode()
 	if err != nil {
-		return fmt.Errorf("filestore: %w", err)
+		return sessionbridge.Version{}, fmt.Errorf("filestore: %w", err)
 	}
-	return s.write(path, data)
+	if err := s.write(path, data, was); err != nil {
+		return sessionbridge.Version{}, err
+	}
+	_ = sess.SetRaw(LastAccessKey, last) // cannot fail: the clone took it
+	return sessionbridge.Version{Tag: tagOf(data), Touched: jsdate.Time(now.UnixMilli())}, nil
+}
+
+// unchanged returns errChanged unless was is nil or path is still the file
+// was, which the caller has held open since it read it (so no other file
+// can have taken its inode). Node and Go replace a session file by
+// renaming a new one over it, so a write in between shows as another file.
+func (s *Store) unchanged(path string, was *os.File) error {
+	if was == nil {
+		return nil
+	}
+	held, err := was.Stat()
+	if err != nil {
+		return osError("set", err)
+	}
+	cur, err := os.Stat(path) // as readRaw, through a symbolic link
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return errChanged
+	case err != nil:
+		return osError("set", err)
+	case !os.SameFile(cur, held):
+		return errChanged
+	}
+	return nil
 }
 
 // write replaces path atomically: a temporary file in the same directory
 // (named <sid>.json.go-<random>, unlike write-file-atomic's
 // <sid>.json.<number>, and never ending in the extension), fsync, rename.
-func (s *Store) write(path string, data []byte) (err error) {
+// When was is not nil, it renames only if path is still that file (checked
+// just before the rename) and returns errChanged otherwise.
+func (s *Store) write(path string, data []byte, was *os.File) (err error) {
 	mode := s.opts.FileMode
 	fi, err := os.Stat(path)
 	switch {
@@ -306,8 +524,9 @@ func (s *Store) write(path string, data []byte) (err error) {
 		return osError("set", err)
 	}
 	tmp := f.Name()
+	renamed := false
 	defer func() {
-		if err != nil {
+		if !renamed {
 			_ = f.Close()
 			_ = os.Remove(tmp)
 		}
@@ -324,24 +543,53 @@ func (s *Store) write(path string, data []byte) (err error) {
 	if err = f.Close(); err != nil {
 		return osError("set", err)
 	}
+	if err = s.unchanged(path, was); err != nil {
+		return err
+	}
 	if err = os.Rename(tmp, path); err != nil {
 		return osError("set", err)
 	}
+	renamed = true
 	return nil
 }
 
-// Touch implements sessionbridge.Store as session-file-store does: it reads
-// the file, replaces its cookie with sess's, and writes it with a new
-// __lastAccess; the rest of the stored data is kept and sess is not
-// changed. A missing or expired session is sessionbridge.ErrNotFound.
+// Touch implements sessionbridge.Store as session-file-store does: holding
+// the session's lock, it reads the file, replaces its cookie with sess's,
+// and writes it with a new __lastAccess; the rest of the stored data is
+// kept (never sess's) and sess is not changed. If Node replaces the file
+// meanwhile it reads it again after a short random pause (up to 16
+// attempts; then the error wraps sessionbridge.ErrConflict). A missing or expired session is
+// sessionbridge.ErrNotFound and is not created.
 func (s *Store) Touch(ctx context.Context, sid string, sess *sessionjson.Session) error {
-	stored, err := s.Get(ctx, sid)
+	path, err := s.Path(sid)
 	if err != nil {
 		return err
 	}
-	path, _ := s.Path(sid) // valid: Get checked it
-	stored.Cookie = sess.Cookie
-	return s.save(path, stored)
+	unlock, err := s.lock(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	for attempt := range touchAttempts {
+		if attempt > 0 {
+			if err := backoff.Wait(ctx, attempt); err != nil {
+				return err
+			}
+		}
+		f, err := s.load(ctx, path, loadHold)
+		if err != nil {
+			return err
+		}
+		if err = ctx.Err(); err == nil {
+			f.sess.Cookie = sess.Cookie
+			_, err = s.save(path, f.sess, f.file)
+		}
+		_ = f.file.Close()
+		if !errors.Is(err, errChanged) {
+			return err
+		}
+	}
+	return fmt.Errorf("filestore: touch: %w (still changing after %d attempts)", sessionbridge.ErrConflict, touchAttempts)
 }
 
 // Destroy implements sessionbridge.Store: it removes the file; a missing
@@ -351,6 +599,11 @@ func (s *Store) Destroy(ctx context.Context, sid string) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := s.lock(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := ctx.Err(); err != nil {
 		return err
 	}

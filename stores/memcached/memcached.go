@@ -15,13 +15,43 @@
 //   - lifetime: the TTL option if set, else the seconds left until
 //     cookie.expires truncated toward zero ((maxAge/1000)|0), else one day
 //     for a browser-session cookie;
-//   - touch: the whole value is set again (so touching a missing session
-//     creates it, as in Node); destroy: delete.
+//   - touch: connect-memcached sets the whole session it is given again;
+//     Go rewrites the record it finds instead (see below); destroy: delete.
 //
 // An item with other flags is refused with [ErrWrongFlags]: with flags 0 the
 // npm client returns the raw string, express-session fails on it and Node
 // answers 500; connect-memcached's encrypted values (the secret option) are
 // stored that way and are not supported.
+//
+// Conditional writes ([Store.SetIf], the [sessionbridge.ConditionalStore]
+// the Bridge uses to merge concurrent changes) are memcached's CAS: the
+// Version's Tag is the CAS id of the item read (gets), and SetIf is a cas
+// command with it, so any write in between, by Node or by Go, on any
+// client, makes it fail with [sessionbridge.ErrConflict]. The server must
+// keep CAS ids (the default; memcached -C turns them off, and SetIf and
+// Touch then fail with [ErrNoCAS]). memcached compares CAS ids atomically
+// on the server that holds the key, so this is exact whatever the number
+// of servers.
+//
+// [Store.Touch] differs from connect-memcached's touch, which sets the whole
+// session it is given and so writes back the caller's stale copy over any
+// change made since the caller read the session (Node's own touches do
+// that too). Go reads the item with its CAS id, puts the caller's cookie on
+// the record found (every other member stays as stored), and writes it with
+// cas; on a conflict it reads again after a short random pause (up to 16
+// times, then it fails with an error wrapping ErrConflict). It never creates a missing session: touching
+// one reports sessionbridge.ErrNotFound. A touch to an expiry in the past
+// removes the item, with cas as well.
+//
+// [Store.GetVersion] reports Version.Touched as cookie.expires -
+// cookie.originalMaxAge: express-session sets that pair together (the
+// cookie's expiry and the lifetime counted from that moment), every write
+// of Node or Go sets the item's exptime to cookie.expires (to the second),
+// and the moment the pair was set is never later than the write. It is
+// zero when the exptime does not follow the cookie: with the TTL option, for
+// a browser-session cookie, past memcached's 2038 limit, or when the cookie
+// claims a moment still to come. memcached can report an item's remaining
+// lifetime only through its meta commands, which gomemcache does not speak.
 //
 // Deliberate differences from Node, where Node's behaviour is a bug:
 //   - memcached reads an expiration above 30 days (2592000 s) as an absolute
@@ -48,12 +78,12 @@
 // ctx deadlines: when ctx's deadline is sooner than the client's Timeout, the
 // client call runs in a goroutine and the method returns ctx's error
 // (wrapped) as soon as ctx is done; otherwise the client's Timeout bounds
-// the call. The abandoned call is
-// not stopped: it ends by itself within the client's Timeout per network step
-// (dial, then read/write; 500 ms each by default), and a Set or Delete
-// abandoned that way may still take effect, as with any store whose reply is
-// lost. Keep the client's Timeout short so abandoned calls do not pile up
-// while a server hangs.
+// the call. The abandoned call is not stopped: it ends by itself within the
+// client's Timeout per network step (dial, then read/write; 500 ms each by
+// default), and a write (Set, SetIf, Touch or Destroy) abandoned that way
+// may still take effect, as with any store whose reply is lost. Keep the
+// client's Timeout short so abandoned calls do not pile up while a server
+// hangs.
 package memcachedstore
 
 import (
@@ -64,6 +94,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf16"
@@ -71,6 +102,7 @@ import (
 	"github.com/bradfitz/gomemcache/memcache"
 
 	"github.com/sessionbridge/sessionbridge"
+	"github.com/sessionbridge/sessionbridge/internal/backoff"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 	"github.com/sessionbridge/sessionbridge/stores/internal/jsdate"
 )
@@ -87,6 +119,14 @@ const (
 	// MaxKeyLength is the npm client's maxKeySize: longer keys are hashed.
 	MaxKeyLength = 250
 )
+
+// ErrNoCAS means the memcached server holding the session gives out no CAS
+// ids (it runs with -C), so [Store.SetIf] and [Store.Touch] cannot write
+// conditionally and refuse to write at all.
+var ErrNoCAS = errors.New("memcachedstore: the server keeps no CAS ids (memcached -C); conditional writes are impossible")
+
+// touchAttempts bounds the reads and cas writes of one Touch.
+const touchAttempts = 16
 
 // ErrWrongFlags means the session's item has flags other than [FlagJSON],
 // so Node would not parse it as JSON. It wraps sessionjson.ErrMalformed.
@@ -117,7 +157,7 @@ type Store struct {
 	opts   Options
 }
 
-var _ sessionbridge.Store = (*Store)(nil)
+var _ sessionbridge.ConditionalStore = (*Store)(nil)
 
 // New returns a store on client. It does no I/O.
 func New(client *memcache.Client, opts Options) *Store {
@@ -176,24 +216,73 @@ func (s *Store) expiration(secs int64) int32 {
 
 // Get implements sessionbridge.Store: get, check the flags, decode.
 func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	sess, _, err := s.get(ctx, s.Key(sid))
+	return sess, err
+}
+
+// GetVersion implements sessionbridge.ConditionalStore: Get, with the
+// item's CAS id as the Version's Tag and Touched as the package
+// documentation describes.
+func (s *Store) GetVersion(ctx context.Context, sid string) (*sessionjson.Session, sessionbridge.Version, error) {
+	sess, cas, err := s.get(ctx, s.Key(sid))
+	if err != nil {
+		return nil, sessionbridge.Version{}, err
 	}
-	key := s.Key(sid)
+	return sess, sessionbridge.Version{Tag: strconv.FormatUint(cas, 10), Touched: s.touched(sess.Cookie)}, nil
+}
+
+// get reads key's item and decodes it, returning its CAS id too.
+func (s *Store) get(ctx context.Context, key string) (*sessionjson.Session, uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
 	it, err := call(ctx, s.clientTimeout(), func() (*memcache.Item, error) { return s.client.Get(key) })
 	switch {
 	case errors.Is(err, memcache.ErrCacheMiss):
-		return nil, sessionbridge.ErrNotFound
+		return nil, 0, sessionbridge.ErrNotFound
 	case err != nil:
-		return nil, wrap("get", key, err)
+		return nil, 0, wrap("get", key, err)
 	case it.Flags != FlagJSON:
-		return nil, fmt.Errorf("memcachedstore: %w (flags %d)", ErrWrongFlags, it.Flags)
+		return nil, 0, fmt.Errorf("memcachedstore: %w (flags %d)", ErrWrongFlags, it.Flags)
 	}
 	sess, err := s.opts.Decoder.DecodeOwnedContext(ctx, unescape(it.Value)) // the client allocates each value
 	if err != nil {
-		return nil, fmt.Errorf("memcachedstore: %w", err)
+		return nil, 0, fmt.Errorf("memcachedstore: %w", err)
 	}
-	return sess, nil
+	return sess, it.CasID, nil
+}
+
+// touched is Version.Touched for a record holding cookie c: the moment
+// express-session set cookie.expires, when the item's exptime follows
+// cookie.expires (see the package documentation), else zero.
+func (s *Store) touched(c sessionjson.Cookie) time.Time {
+	if s.opts.TTL > 0 || c.Expires == nil || c.OriginalMaxAge == nil || *c.OriginalMaxAge <= 0 {
+		return time.Time{}
+	}
+	exp := jsdate.Millis(*c.Expires)
+	if exp/1000 >= math.MaxInt32 { // the exptime was capped in 2038
+		return time.Time{}
+	}
+	at := jsdate.Time(exp - *c.OriginalMaxAge)
+	if at.After(s.opts.Now()) {
+		return time.Time{}
+	}
+	return at
+}
+
+// item is the item Set writes for sess under key: its JSON with flags 2
+// and the session's lifetime. ok is false when that lifetime is not
+// positive or the cookie has expired: the session must not be stored.
+func (s *Store) item(key string, sess *sessionjson.Session) (it *memcache.Item, ok bool, err error) {
+	life := s.lifetimeSeconds(sess)
+	if life <= 0 || sess.Expired(s.opts.Now()) {
+		return nil, false, nil
+	}
+	val, err := sess.Encode()
+	if err != nil {
+		return nil, false, fmt.Errorf("memcachedstore: %w", err)
+	}
+	return &memcache.Item{Key: key, Value: escape(val), Flags: FlagJSON, Expiration: s.expiration(life)}, true, nil
 }
 
 // Set implements sessionbridge.Store: set key json with flags 2 and the
@@ -203,27 +292,107 @@ func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	life := s.lifetimeSeconds(sess)
-	if life <= 0 || sess.Expired(s.opts.Now()) {
+	key := s.Key(sid)
+	item, ok, err := s.item(key, sess)
+	if err != nil {
+		return err
+	}
+	if !ok {
 		return s.Destroy(ctx, sid)
 	}
-	val, err := sess.Encode()
-	if err != nil {
-		return fmt.Errorf("memcachedstore: %w", err)
-	}
-	key := s.Key(sid)
-	item := &memcache.Item{Key: key, Value: escape(val), Flags: FlagJSON, Expiration: s.expiration(life)}
 	if _, err := call(ctx, s.clientTimeout(), func() (struct{}, error) { return struct{}{}, s.client.Set(item) }); err != nil {
 		return wrap("set", key, err)
 	}
 	return nil
 }
 
-// Touch implements sessionbridge.Store as connect-memcached does: it sets
-// the whole session again with a fresh lifetime, so touching a missing
-// session creates it.
+// SetIf implements sessionbridge.ConditionalStore: Set as a cas with the
+// CAS id v.Tag holds, so it stores sess only if nobody wrote or removed
+// the item since GetVersion read it; otherwise it fails with an error
+// wrapping sessionbridge.ErrConflict. A session Set would delete is
+// removed the same way, conditionally. A Tag GetVersion did not make,
+// the empty one included, never matches. gomemcache does not return the
+// new CAS id, so the Version returned has an empty Tag (Touched is set
+// as GetVersion would set it).
+func (s *Store) SetIf(ctx context.Context, sid string, sess *sessionjson.Session, v sessionbridge.Version) (sessionbridge.Version, error) {
+	if err := ctx.Err(); err != nil {
+		return sessionbridge.Version{}, err
+	}
+	cas, err := strconv.ParseUint(v.Tag, 10, 64)
+	if err != nil {
+		return sessionbridge.Version{}, fmt.Errorf("memcachedstore: set: %w (the version is not a CAS id)", sessionbridge.ErrConflict)
+	}
+	key := s.Key(sid)
+	stored, err := s.cas(ctx, key, cas, sess)
+	switch {
+	case errors.Is(err, memcache.ErrCASConflict), errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
+		return sessionbridge.Version{}, fmt.Errorf("memcachedstore: set: %w", sessionbridge.ErrConflict)
+	case err != nil:
+		return sessionbridge.Version{}, err
+	case !stored:
+		return sessionbridge.Version{}, nil
+	}
+	return sessionbridge.Version{Touched: s.touched(sess.Cookie)}, nil
+}
+
+// cas writes sess under key if the item still has CAS id cas; a session
+// Set would delete is written with a negative exptime, which memcached
+// drops at once: a conditional delete. stored reports whether the session
+// is now held. The errors memcache.ErrCASConflict, ErrNotStored and
+// ErrCacheMiss (the item is gone) come back unwrapped.
+func (s *Store) cas(ctx context.Context, key string, cas uint64, sess *sessionjson.Session) (stored bool, err error) {
+	if cas == 0 {
+		return false, ErrNoCAS
+	}
+	item, stored, err := s.item(key, sess)
+	if err != nil {
+		return false, err
+	}
+	if !stored {
+		item = &memcache.Item{Key: key, Value: []byte("{}"), Flags: FlagJSON, Expiration: -1}
+	}
+	item.CasID = cas
+	_, err = call(ctx, s.clientTimeout(), func() (struct{}, error) { return struct{}{}, s.client.CompareAndSwap(item) })
+	switch {
+	case errors.Is(err, memcache.ErrCASConflict), errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
+		return false, err
+	case err != nil:
+		return false, wrap("cas", key, err)
+	}
+	return stored, nil
+}
+
+// Touch implements sessionbridge.Store. Unlike connect-memcached's touch,
+// it never writes the caller's copy of the data: it reads the item, puts
+// sess's cookie on the record found, and writes that back with cas and the
+// lifetime of the new cookie; on a conflict it reads again after a short
+// random pause (up to 16 attempts, then the error wraps
+// sessionbridge.ErrConflict). A missing session is
+// sessionbridge.ErrNotFound and is not created; an expiry in the past
+// removes the item. sess is not changed.
 func (s *Store) Touch(ctx context.Context, sid string, sess *sessionjson.Session) error {
-	return s.Set(ctx, sid, sess)
+	key := s.Key(sid)
+	for attempt := range touchAttempts {
+		if attempt > 0 {
+			if err := backoff.Wait(ctx, attempt); err != nil {
+				return err
+			}
+		}
+		stored, cas, err := s.get(ctx, key)
+		if err != nil {
+			return err
+		}
+		stored.Cookie = sess.Cookie
+		_, err = s.cas(ctx, key, cas, stored)
+		switch {
+		case errors.Is(err, memcache.ErrCASConflict):
+			continue // written meanwhile: read it again
+		case errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
+			return sessionbridge.ErrNotFound
+		}
+		return err
+	}
+	return fmt.Errorf("memcachedstore: touch: %w (still changing after %d attempts)", sessionbridge.ErrConflict, touchAttempts)
 }
 
 // Destroy implements sessionbridge.Store: delete; a missing key is fine.

@@ -26,14 +26,14 @@ import (
 	memcachedstore "github.com/sessionbridge/sessionbridge/stores/memcached"
 )
 
-func client(t *testing.T) *memcache.Client {
+func client(t testing.TB) *memcache.Client {
 	c := memcache.New(services.MemcachedAddr(t))
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
 // prefix gives each test its own key space.
-func prefix(t *testing.T) string {
+func prefix(t testing.TB) string {
 	return fmt.Sprintf("sbtest:%s:%d:", t.Name(), time.Now().UnixNano())
 }
 
@@ -129,14 +129,11 @@ func newSession(t *testing.T, now time.Time, maxAge time.Duration) *sessionjson.
 	return s
 }
 
-// touchWrites: connect-memcached's touch sets the whole session again.
-var touchWrites = sessionbridgetest.Options{TouchWrites: true}
-
 func TestContract(t *testing.T) {
 	c := client(t)
 	sessionbridgetest.TestStore(t, func(t *testing.T) sessionbridge.Store {
 		return memcachedstore.New(c, memcachedstore.Options{Prefix: prefix(t)})
-	}, touchWrites)
+	}, sessionbridgetest.Options{})
 }
 
 // TestLifetime is connect-memcached's arithmetic:
@@ -351,7 +348,7 @@ func TestLongKeys(t *testing.T) {
 	if k := memcachedstore.New(nil, memcachedstore.Options{Prefix: "sess:"}).Key(sid); k != "sess:"+sid {
 		t.Fatalf("short key %q", k)
 	}
-	sessionbridgetest.TestStore(t, func(*testing.T) sessionbridge.Store { return st }, touchWrites)
+	sessionbridgetest.TestStore(t, func(*testing.T) sessionbridge.Store { return st }, sessionbridgetest.Options{})
 }
 
 func bridge(t *testing.T, st sessionbridge.Store, maxAge time.Duration) *sessionbridge.Bridge {

@@ -37,6 +37,25 @@
 // expires is a BSON Date of cookie.expires saturated at the JavaScript Date
 // range (year 275760), so a Go-made expiry beyond it stays a Date that Node
 // can read, and nothing overflows.
+//
+// The Store is a [sessionbridge.ConditionalStore]. GetVersion is Get that
+// also returns the session field as read (the JSON string, or the BSON
+// bytes of the subdocument) as Version.Tag, and SetIf is Set's update,
+// without upsert, on the document only while it still holds that value:
+//
+//	updateOne({_id, session: {$eq: <the value read>}, $or: [{expires:
+//	    {$exists: false}}, {expires: {$gt: now}}]}, <Set's update>)
+//
+// A subdocument matches only with the same fields in the same order. When
+// no document matched (another writer changed or removed it, or it
+// expired), SetIf reports sessionbridge.ErrConflict. MongoDB applies this
+// filter and update atomically. FerretDB 1.x does not: it reads the
+// matching document and then writes it back, so a write landing between
+// the two is lost there; SetIf then detects changes completed before it
+// started, but not concurrent ones (as connect-mongo's own writes are not
+// atomic there). Version.Touched is expires minus the session's lifetime
+// (cookie.originalMaxAge, or Options.TTL for a browser-session cookie),
+// never after the clock's now.
 package mongostore
 
 import (
@@ -124,7 +143,10 @@ type Store struct {
 // sizeField is the field the sized projection puts the session's size in.
 const sizeField = "__sessionbridgeSize"
 
-var _ sessionbridge.Store = (*Store)(nil)
+var (
+	_ sessionbridge.Store            = (*Store)(nil)
+	_ sessionbridge.ConditionalStore = (*Store)(nil)
+)
 
 // New returns a store on db's collection. It does no I/O.
 func New(db *mongo.Database, opts Options) *Store {
@@ -185,6 +207,22 @@ func date(t time.Time) bson.DateTime { return bson.DateTime(jsdate.Millis(t)) }
 
 // Get implements sessionbridge.Store.
 func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, error) {
+	return s.get(ctx, sid, nil)
+}
+
+// GetVersion implements sessionbridge.ConditionalStore: Get, with the
+// session field read as Version.Tag and Touched from expires.
+func (s *Store) GetVersion(ctx context.Context, sid string) (*sessionjson.Session, sessionbridge.Version, error) {
+	var v sessionbridge.Version
+	sess, err := s.get(ctx, sid, &v)
+	if err != nil {
+		return nil, sessionbridge.Version{}, err
+	}
+	return sess, v, nil
+}
+
+// get is Get, and GetVersion when ver is not nil: then it fills in *ver.
+func (s *Store) get(ctx context.Context, sid string, ver *sessionbridge.Version) (*sessionjson.Session, error) {
 	// connect-mongo's filter is {_id, $or: [{expires: {$exists: false}},
 	// {expires: {$gt: now}}]}; the same test is applied here after a plain
 	// _id lookup, which every server answers from the primary key index.
@@ -195,7 +233,8 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: get: %w", err)
 	}
-	if exp := doc.Lookup("expires"); exp.Type != 0 {
+	exp := doc.Lookup("expires")
+	if exp.Type != 0 {
 		ms, isDate := exp.DateTimeOK()
 		if !isDate || ms <= s.opts.Now().UnixMilli() {
 			return nil, sessionbridge.ErrNotFound // $gt: now matches only a later Date
@@ -215,6 +254,12 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 	sess, err := s.opts.Decoder.DecodeOwnedContext(ctx, raw) // sessionJSON built raw
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: %w", err)
+	}
+	if ver != nil {
+		*ver = sessionbridge.Version{Tag: tagOf(v)}
+		if ms, ok := exp.DateTimeOK(); ok {
+			ver.Touched = s.touched(&sess.Cookie, ms)
+		}
 	}
 	if s.opts.TouchAfter > 0 {
 		if lm, ok := doc.Lookup("lastModified").DateTimeOK(); ok {
@@ -386,51 +431,149 @@ func appendJSON(b []byte, v bson.RawValue, depth int) ([]byte, error) {
 	return nil, fmt.Errorf("%w: %s", ErrWrongType, v.Type)
 }
 
+// tagOf is the Version.Tag of a session field read as v: its BSON type
+// and value bytes.
+func tagOf(v bson.RawValue) string { return string([]byte{byte(v.Type)}) + string(v.Value) }
+
+// tagValue is the session field a Tag made by tagOf holds; ok is false for
+// a string tagOf cannot have made.
+func tagValue(tag string) (v bson.RawValue, ok bool) {
+	if len(tag) < 2 {
+		return v, false
+	}
+	v = bson.RawValue{Type: bson.Type(tag[0]), Value: []byte(tag[1:])}
+	if (v.Type != bson.TypeString && v.Type != bson.TypeEmbeddedDocument) || v.Validate() != nil {
+		return v, false
+	}
+	return v, true
+}
+
+// touched is when an expiry of expMs (epoch milliseconds) was set for a
+// session with cookie c (see jsdate.Touched).
+func (s *Store) touched(c *sessionjson.Cookie, expMs int64) time.Time {
+	return jsdate.Touched(*c, expMs, s.opts.TTL, s.opts.Now())
+}
+
 // Set implements sessionbridge.Store (an upsert).
 func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) error {
+	sess, value, err := s.record(sess)
+	if err != nil {
+		return err
+	}
+	update, _ := s.update(sid, sess, value, true)
+	_, err = s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: s.id(sid)}}, update, options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("mongostore: set: %w", err)
+	}
+	return nil
+}
+
+// SetIf implements sessionbridge.ConditionalStore: Set's update, without
+// upsert, of the document only while its session field is still the one
+// GetVersion read with v and it has not expired. Otherwise it changes
+// nothing and returns an error wrapping sessionbridge.ErrConflict (see the
+// package documentation for FerretDB). The Version returned is that of the
+// document written.
+func (s *Store) SetIf(ctx context.Context, sid string, sess *sessionjson.Session, v sessionbridge.Version) (sessionbridge.Version, error) {
+	if err := ctx.Err(); err != nil {
+		return sessionbridge.Version{}, err
+	}
+	read, ok := tagValue(v.Tag)
+	if !ok { // not a Version GetVersion made: it matches no document
+		return sessionbridge.Version{}, fmt.Errorf("mongostore: set: %w", sessionbridge.ErrConflict)
+	}
+	sess, value, err := s.record(sess)
+	if err != nil {
+		return sessionbridge.Version{}, err
+	}
+	// The written value as the server returns it, for the new Tag.
+	var written bson.RawValue
+	switch value := value.(type) {
+	case string:
+		written = bson.RawValue{Type: bson.TypeString, Value: appendBSONString(make([]byte, 0, len(value)+5), value)}
+	case bson.D:
+		doc, err := bson.Marshal(value)
+		if err != nil {
+			return sessionbridge.Version{}, fmt.Errorf("mongostore: %w", err)
+		}
+		written = bson.RawValue{Type: bson.TypeEmbeddedDocument, Value: doc}
+	}
+	update, expires := s.update(sid, sess, written, false)
+	filter := bson.D{
+		{Key: "_id", Value: s.id(sid)},
+		{Key: "session", Value: bson.D{{Key: "$eq", Value: read}}},
+		{Key: "$or", Value: bson.A{
+			bson.D{{Key: "expires", Value: bson.D{{Key: "$exists", Value: false}}}},
+			bson.D{{Key: "expires", Value: bson.D{{Key: "$gt", Value: bson.DateTime(s.opts.Now().UnixMilli())}}}},
+		}},
+	}
+	res, err := s.coll.UpdateOne(ctx, filter, update)
+	if err != nil {
+		return sessionbridge.Version{}, fmt.Errorf("mongostore: set: %w", err)
+	}
+	if res.MatchedCount == 0 {
+		return sessionbridge.Version{}, fmt.Errorf("mongostore: set: %w", sessionbridge.ErrConflict)
+	}
+	return sessionbridge.Version{Tag: tagOf(written), Touched: s.touched(&sess.Cookie, int64(expires))}, nil
+}
+
+// appendBSONString appends the BSON encoding of the string v: its int32
+// length with the NUL, the bytes, NUL.
+func appendBSONString(b []byte, v string) []byte {
+	n := uint32(len(v) + 1)
+	b = append(b, byte(n), byte(n>>8), byte(n>>16), byte(n>>24))
+	return append(append(b, v...), 0)
+}
+
+// record returns the session as Set stores it, without the lastModified
+// Get adds with TouchAfter, and the session field's value: the JSON string,
+// or the subdocument.
+func (s *Store) record(sess *sessionjson.Session) (*sessionjson.Session, any, error) {
 	if s.opts.TouchAfter > 0 && sess.Has("lastModified") {
 		// connect-mongo deletes the injected lastModified before storing.
 		clone, err := reDecode(sess)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		_ = clone.Delete("lastModified")
 		sess = clone
 	}
-	var value any
 	if s.opts.Subdocument {
 		doc, err := s.subdocument(sess)
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		value = doc
-	} else {
-		rec, err := sess.Encode()
-		if err != nil {
-			return fmt.Errorf("mongostore: %w", err)
-		}
-		value = string(rec)
+		return sess, doc, nil
 	}
+	rec, err := sess.Encode()
+	if err != nil {
+		return nil, nil, fmt.Errorf("mongostore: %w", err)
+	}
+	return sess, string(rec), nil
+}
+
+// update is connect-mongo's set update of sess, whose session field is
+// value, and the expires it sets. $setOnInsert (Timestamps) is only there
+// for an upsert, where it can apply.
+func (s *Store) update(sid string, sess *sessionjson.Session, value any, upsert bool) (bson.D, bson.DateTime) {
 	now := s.opts.Now()
+	expires := date(s.expiry(sess))
 	set := bson.D{
 		{Key: "_id", Value: s.id(sid)},
 		{Key: "session", Value: value},
-		{Key: "expires", Value: date(s.expiry(sess))},
+		{Key: "expires", Value: expires},
 	}
 	if s.opts.TouchAfter > 0 {
 		set = append(set, bson.E{Key: "lastModified", Value: bson.NewDateTimeFromTime(now)})
 	}
 	update := bson.D{{Key: "$set", Value: set}}
 	if s.opts.Timestamps {
-		update = append(update,
-			bson.E{Key: "$setOnInsert", Value: bson.D{{Key: "createdAt", Value: bson.NewDateTimeFromTime(now)}}},
-			bson.E{Key: "$currentDate", Value: bson.D{{Key: "updatedAt", Value: true}}})
+		if upsert {
+			update = append(update, bson.E{Key: "$setOnInsert", Value: bson.D{{Key: "createdAt", Value: bson.NewDateTimeFromTime(now)}}})
+		}
+		update = append(update, bson.E{Key: "$currentDate", Value: bson.D{{Key: "updatedAt", Value: true}}})
 	}
-	_, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: s.id(sid)}}, update, options.UpdateOne().SetUpsert(true))
-	if err != nil {
-		return fmt.Errorf("mongostore: set: %w", err)
-	}
-	return nil
+	return update, expires
 }
 
 func reDecode(sess *sessionjson.Session) (*sessionjson.Session, error) {
@@ -442,7 +585,8 @@ func reDecode(sess *sessionjson.Session) (*sessionjson.Session, error) {
 }
 
 // Touch implements sessionbridge.Store: $set of expires (and lastModified)
-// only. It reports sessionbridge.ErrNotFound when no document matched, as
+// only, as connect-mongo's touch, so it never rewrites the session another
+// writer stored (on a server whose updates are atomic). It reports sessionbridge.ErrNotFound when no document matched, as
 // connect-mongo reports an error.
 func (s *Store) Touch(ctx context.Context, sid string, sess *sessionjson.Session) error {
 	now := s.opts.Now()

@@ -27,3 +27,22 @@ func BenchmarkGet(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGetVersion is GetVersion of the same session as BenchmarkGet:
+// Get's query selecting expire too, and the Version.
+func BenchmarkGetVersion(b *testing.B) {
+	p := pool(b, nil)
+	ctx := context.Background()
+	st := pgstore.New(p, pgstore.Options{SchemaName: schema(b, p), CreateTableIfMissing: true})
+	s := sessionjson.New(sessionjson.NewCookie(time.Now(), 24*time.Hour))
+	_ = s.Set("passport", map[string]any{"user": 7})
+	if err := st.Set(ctx, "id", s); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := st.GetVersion(ctx, "id"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

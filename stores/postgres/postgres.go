@@ -33,6 +33,19 @@
 // no row comes back does a second query tell such a record (refused with
 // sessionjson.ErrTooLarge) from a missing or expired one.
 //
+// The Store is a [sessionbridge.ConditionalStore]. GetVersion is Get that
+// also selects expire; its Version.Tag is the sess text read (a json column
+// keeps its text byte for byte) and SetIf writes only on that row:
+//
+//	setIf:   UPDATE t SET sess=$1, expire=to_timestamp($2)
+//	         WHERE sid=$3 AND sess::text = $4 AND expire >= to_timestamp($5)
+//
+// one statement, so PostgreSQL's row lock makes it atomic: a row another
+// writer changed, deleted or let expire is not updated, and SetIf reports
+// sessionbridge.ErrConflict. Version.Touched is expire minus the session's
+// lifetime (cookie.originalMaxAge, or Options.TTL for a browser-session
+// cookie), never after the clock's now.
+//
 // PostgreSQL silently truncates identifiers to 63 bytes (NAMEDATALEN-1), so
 // two long table names could share one table: a table or schema name over
 // 63 bytes is refused with [ErrNameTooLong] by every method.
@@ -49,6 +62,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
@@ -120,11 +134,18 @@ type Store struct {
 	missSQL                                        string // after getSQL found no row; "" without a limit
 	err                                            error  // a name PostgreSQL would truncate
 
+	// versionSQL and missVersionSQL are getSQL and missSQL selecting
+	// expire too, as an instant; setIfSQL is SetIf's conditional update.
+	versionSQL, missVersionSQL, setIfSQL string
+
 	mu      sync.Mutex
 	created atomic.Bool
 }
 
-var _ sessionbridge.Store = (*Store)(nil)
+var (
+	_ sessionbridge.Store            = (*Store)(nil)
+	_ sessionbridge.ConditionalStore = (*Store)(nil)
+)
 
 // New returns a store on db. It does no I/O.
 func New(db DB, opts Options) *Store {
@@ -171,13 +192,28 @@ func New(db DB, opts Options) *Store {
 	// limit is a constant of the statement: as a parameter it cost more
 	// than the test itself. No record reaches math.MaxInt32 bytes, so an
 	// unlimited Decoder needs no test.
-	s.getSQL = "SELECT sess FROM " + s.table + " WHERE sid = $1 AND expire >= " + ts(2, 3)
+	//
+	// instant is expire as the instant it means: the naive timestamp read
+	// in the zone it was written in (the TimeZone option, parameter $3,
+	// or the connection's).
+	instant := "expire::timestamptz"
+	if opts.TimeZone != "" {
+		instant = "(expire AT TIME ZONE $3::text)"
+	}
+	where := " FROM " + s.table + " WHERE sid = $1 AND expire >= " + ts(2, 3)
+	s.getSQL = "SELECT sess" + where
+	s.versionSQL = "SELECT sess, " + instant + where
 	if s.limit != math.MaxInt32 {
-		s.getSQL += fmt.Sprintf(" AND octet_length(sess::text) <= %d", s.limit)
-		s.missSQL = fmt.Sprintf("SELECT octet_length(sess::text), CASE WHEN octet_length(sess::text) <= %d THEN sess END FROM %s WHERE sid = $1 AND expire >= %s", s.limit, s.table, ts(2, 3))
+		limit := fmt.Sprintf(" AND octet_length(sess::text) <= %d", s.limit)
+		s.getSQL += limit
+		s.versionSQL += limit
+		miss := fmt.Sprintf("SELECT octet_length(sess::text), CASE WHEN octet_length(sess::text) <= %d THEN sess END", s.limit)
+		s.missSQL = miss + where
+		s.missVersionSQL = miss + ", " + instant + where
 	}
 	s.setSQL = "INSERT INTO " + s.table + " (sess, expire, sid) SELECT $1, " + ts(2, 4) + ", $3 ON CONFLICT (sid) DO UPDATE SET sess=$1, expire=" + ts(2, 4) + " RETURNING sid"
 	s.touchSQL = "UPDATE " + s.table + " SET expire = " + ts(1, 3) + " WHERE sid = $2 RETURNING sid"
+	s.setIfSQL = "UPDATE " + s.table + " SET sess=$1, expire=" + ts(2, 6) + " WHERE sid = $3 AND sess::text = $4 AND expire >= " + ts(5, 6)
 	s.destroySQL = "DELETE FROM " + s.table + " WHERE sid = $1"
 	s.pruneSQL = "DELETE FROM " + s.table + " WHERE expire < " + ts(1, 2)
 	return s
@@ -293,32 +329,61 @@ func (s *Store) expiry(sess *sessionjson.Session) int64 {
 // MaxBytes is refused with an error wrapping sessionjson.ErrTooLarge
 // without PostgreSQL sending it.
 func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, error) {
+	return s.get(ctx, sid, nil)
+}
+
+// GetVersion implements sessionbridge.ConditionalStore: Get, with the sess
+// text read as Version.Tag and Touched from the expire column.
+func (s *Store) GetVersion(ctx context.Context, sid string) (*sessionjson.Session, sessionbridge.Version, error) {
+	var v sessionbridge.Version
+	sess, err := s.get(ctx, sid, &v)
+	if err != nil {
+		return nil, sessionbridge.Version{}, err
+	}
+	return sess, v, nil
+}
+
+// get is Get, and GetVersion when v is not nil: then it selects expire too
+// and fills in *v.
+func (s *Store) get(ctx context.Context, sid string, v *sessionbridge.Version) (*sessionjson.Session, error) {
 	if err := s.ensure(ctx); err != nil {
 		return nil, err
 	}
 	now := s.nowSec()
 	var raw []byte
-	err := s.db.QueryRow(ctx, s.getSQL, s.args(sid, now)...).Scan(&raw)
+	var expire pgtype.Timestamptz
+	var err error
+	if v == nil {
+		err = s.db.QueryRow(ctx, s.getSQL, s.args(sid, now)...).Scan(&raw)
+	} else {
+		err = s.db.QueryRow(ctx, s.versionSQL, s.args(sid, now)...).Scan(&raw, &expire)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		if s.missSQL == "" {
 			return nil, sessionbridge.ErrNotFound
 		}
-		return s.miss(ctx, sid, now)
+		return s.miss(ctx, sid, now, v)
 	}
 	if err != nil {
 		return nil, wrap("get", err)
 	}
-	return s.decode(ctx, raw)
+	return s.decode(ctx, raw, expire, v)
 }
 
-// miss is Get after its query found no row at now: the row is missing or
+// miss is get after its query found no row at now: the row is missing or
 // expired, or its record is over the limit (or NULL, which
 // connect-pg-simple's NOT NULL column never holds). A row that changed in
 // between is read as it is now.
-func (s *Store) miss(ctx context.Context, sid string, now int64) (*sessionjson.Session, error) {
+func (s *Store) miss(ctx context.Context, sid string, now int64, v *sessionbridge.Version) (*sessionjson.Session, error) {
 	var n *int64
 	var raw []byte
-	err := s.db.QueryRow(ctx, s.missSQL, s.args(sid, now)...).Scan(&n, &raw)
+	var expire pgtype.Timestamptz
+	var err error
+	if v == nil {
+		err = s.db.QueryRow(ctx, s.missSQL, s.args(sid, now)...).Scan(&n, &raw)
+	} else {
+		err = s.db.QueryRow(ctx, s.missVersionSQL, s.args(sid, now)...).Scan(&n, &raw, &expire)
+	}
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		return nil, sessionbridge.ErrNotFound
@@ -329,18 +394,35 @@ func (s *Store) miss(ctx context.Context, sid string, now int64) (*sessionjson.S
 	case raw == nil:
 		return nil, reclimit.Error("pgstore", *n, s.limit)
 	}
-	return s.decode(ctx, raw)
+	return s.decode(ctx, raw, expire, v)
 }
 
-// decode decodes a record pgx copied into raw.
-func (s *Store) decode(ctx context.Context, raw []byte) (*sessionjson.Session, error) {
+// decode decodes a record pgx copied into raw; when v is not nil, it
+// fills in *v from raw and the row's expire.
+func (s *Store) decode(ctx context.Context, raw []byte, expire pgtype.Timestamptz, v *sessionbridge.Version) (*sessionjson.Session, error) {
+	var tag string
+	if v != nil {
+		tag = string(raw) // before the decoder owns raw
+	}
 	sess, err := s.opts.Decoder.DecodeOwnedContext(ctx, raw)
 	if err != nil {
 		// connect-pg-simple deletes such a row; Go reports it and leaves the
 		// table alone.
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
+	if v != nil {
+		*v = sessionbridge.Version{Tag: tag}
+		if expire.Valid && expire.InfinityModifier == pgtype.Finite {
+			v.Touched = s.touched(&sess.Cookie, jsdate.Millis(expire.Time))
+		}
+	}
 	return sess, nil
+}
+
+// touched is when an expiry of expMs (epoch milliseconds) was set for a
+// session with cookie c (see jsdate.Touched).
+func (s *Store) touched(c *sessionjson.Cookie, expMs int64) time.Time {
+	return jsdate.Touched(*c, expMs, s.opts.TTL, s.opts.Now())
 }
 
 // Set implements sessionbridge.Store (an upsert).
@@ -358,8 +440,39 @@ func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) 
 	return nil
 }
 
+// SetIf implements sessionbridge.ConditionalStore: Set's write, in one
+// UPDATE that matches only the row GetVersion read with v (same sess text)
+// while it has not expired. Otherwise it changes nothing and returns an
+// error wrapping sessionbridge.ErrConflict. The Version returned is that of
+// the row written.
+func (s *Store) SetIf(ctx context.Context, sid string, sess *sessionjson.Session, v sessionbridge.Version) (sessionbridge.Version, error) {
+	if err := s.ensure(ctx); err != nil {
+		return sessionbridge.Version{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return sessionbridge.Version{}, err
+	}
+	if v.Tag == "" { // no record has an empty text
+		return sessionbridge.Version{}, fmt.Errorf("pgstore: set: %w", sessionbridge.ErrConflict)
+	}
+	rec, err := sess.Encode()
+	if err != nil {
+		return sessionbridge.Version{}, fmt.Errorf("pgstore: %w", err)
+	}
+	expire := s.expiry(sess)
+	tag, err := s.db.Exec(ctx, s.setIfSQL, s.args(string(rec), expire, sid, v.Tag, s.nowSec())...)
+	if err != nil {
+		return sessionbridge.Version{}, wrap("set", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return sessionbridge.Version{}, fmt.Errorf("pgstore: set: %w", sessionbridge.ErrConflict)
+	}
+	return sessionbridge.Version{Tag: string(rec), Touched: s.touched(&sess.Cookie, expire*1000)}, nil
+}
+
 // Touch implements sessionbridge.Store: it updates expire only, never the
-// record. It reports sessionbridge.ErrNotFound when there is no such row.
+// record, so it cannot overwrite what another writer stored. It reports
+// sessionbridge.ErrNotFound when there is no such row.
 func (s *Store) Touch(ctx context.Context, sid string, sess *sessionjson.Session) error {
 	if s.opts.DisableTouch && s.err == nil {
 		return nil

@@ -32,3 +32,24 @@ func BenchmarkGet(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkGetVersion is GetVersion of the same session as BenchmarkGet:
+// GETRANGE and PTTL pipelined in one round trip, the decode, and the Tag.
+func BenchmarkGetVersion(b *testing.B) {
+	c := redis.NewClient(&redis.Options{Addr: services.RedisAddr(b)})
+	defer c.Close()
+	ctx := context.Background()
+	st := redisstore.New(c, redisstore.Options{Prefix: "sbbench:getversion:"})
+	s := sessionjson.New(sessionjson.NewCookie(time.Now(), 24*time.Hour))
+	_ = s.Set("passport", map[string]any{"user": 7})
+	if err := st.Set(ctx, "id", s); err != nil {
+		b.Fatal(err)
+	}
+	defer st.Destroy(ctx, "id")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := st.GetVersion(ctx, "id"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -21,8 +21,25 @@
 // failover client and a Cluster client all work. Build it with
 // ContextTimeoutEnabled: true: without it go-redis ignores context
 // deadlines on the socket, so a hung Redis blocks each call for the full
-// ReadTimeout (3 s by default) instead of the caller's deadline. Get returns records as
-// stored, expired or not; sessionbridge.Bridge refuses expired ones.
+// ReadTimeout (3 s by default) instead of the caller's deadline.
+//
+// Expiry: Redis drops a key when its TTL runs out, and a touch (EXPIRE)
+// moves the TTL without rewriting the record, so the record's
+// cookie.expires lags behind a session kept alive by touches; the TTL is
+// the expiry, for Node and for Go. A record without a TTL (written by
+// connect-redis with disableTTL, or by hand with a plain SET) never expires
+// in Redis, so Get refuses it (sessionbridge.ErrNotFound) once its
+// cookie.expires has passed: only then does Get ask for the key's TTL, so
+// the common read stays one command. With Options.DisableTTL, Get returns
+// records as stored, expired or not, and the Bridge refuses the expired
+// ones (EnforcesExpiry reports false).
+//
+// Conditional writes (sessionbridge.ConditionalStore): the Version of a
+// record is its bytes as read. SetIf runs one Lua script (EVALSHA, falling
+// back to EVAL) that compares the key's value with those bytes and only
+// then writes, with the same SET, TTL and delete rules as Set; it names one
+// key, so it works on a Redis Cluster. GetVersion reads the record and its
+// PTTL in one round trip (a pipeline).
 //
 // Lifetimes are whole seconds computed in integers, as connect-redis does,
 // so a cookie that lives 1000 years (or 10^15 ms, as far as a JavaScript
@@ -101,7 +118,10 @@ type Store struct {
 	end    any // its last offset, first-1, boxed once
 }
 
-var _ sessionbridge.Store = (*Store)(nil)
+var (
+	_ sessionbridge.ConditionalStore = (*Store)(nil)
+	_ sessionbridge.ExpiryEnforcer   = (*Store)(nil)
+)
 
 // New returns a store on client.
 func New(client redis.UniversalClient, opts Options) *Store {
@@ -132,9 +152,12 @@ func (s *Store) Key(sid string) string { return s.opts.Prefix + sid }
 // Get implements sessionbridge.Store: GET (bounded, see the package
 // documentation) and decode. A record longer than the Decoder's MaxBytes is
 // an error wrapping sessionjson.ErrTooLarge; a missing key or an empty
-// value is sessionbridge.ErrNotFound.
+// value is sessionbridge.ErrNotFound, and so is a record without a TTL
+// whose cookie.expires has passed (unless Options.DisableTTL; see the
+// package documentation).
 func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, error) {
-	b, err := s.read(ctx, s.Key(sid))
+	key := s.Key(sid)
+	b, err := s.read(ctx, key)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +165,107 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: %w", err)
 	}
+	if sess.Cookie.Expires != nil && s.lapsed(sess, s.opts.Now()) {
+		// The record says it has expired; that is the truth only when no
+		// TTL keeps the key alive (a touch moves the TTL, not the record).
+		cmd := redis.NewIntCmd(ctx, "pttl", key)
+		_ = s.client.Process(ctx, cmd)
+		ms, err := cmd.Result()
+		if err != nil {
+			return nil, fmt.Errorf("redisstore: get: %w", err)
+		}
+		if ms < 0 { // -1: no TTL, so expired; -2: gone since the read
+			return nil, sessionbridge.ErrNotFound
+		}
+	}
 	return sess, nil
+}
+
+// lapsed reports whether the record's cookie.expires has passed at now
+// while the store relies on Redis TTLs (not DisableTTL): whether its TTL
+// alone decides if it is alive.
+func (s *Store) lapsed(sess *sessionjson.Session, now time.Time) bool {
+	e := sess.Cookie.Expires
+	return e != nil && !s.opts.DisableTTL && !now.Before(*e)
+}
+
+// GetVersion implements sessionbridge.ConditionalStore: Get, and the
+// record's Version. Tag is the record's bytes as read. GET (bounded, as in
+// Get) and PTTL go in one round trip, and Touched is when the key's TTL was
+// last set, now + PTTL - the lifetime Set or Touch gives the session
+// (cookie.originalMaxAge, or Options.TTL for a browser-session cookie), no
+// later than now; Touched plus that lifetime is then never later than the
+// key's expiry. Touched is zero when that lifetime is unknown (a cookie
+// with expires but no originalMaxAge), the key has no TTL, or with
+// DisableTTL. A record without a TTL whose cookie.expires has passed is
+// sessionbridge.ErrNotFound, as in Get.
+func (s *Store) GetVersion(ctx context.Context, sid string) (*sessionjson.Session, sessionbridge.Version, error) {
+	key := s.Key(sid)
+	now := s.opts.Now() // before the read: Touched errs early, never late
+	var (
+		b   []byte
+		ms  int64 = -1
+		err error
+	)
+	if s.opts.DisableTTL {
+		b, err = s.read(ctx, key)
+	} else {
+		b, ms, err = s.readTTL(ctx, key)
+	}
+	if err != nil {
+		return nil, sessionbridge.Version{}, err
+	}
+	tag := string(b) // a copy: the decoder keeps b
+	sess, err := s.opts.Decoder.DecodeOwnedContext(ctx, b)
+	if err != nil {
+		return nil, sessionbridge.Version{}, fmt.Errorf("redisstore: %w", err)
+	}
+	if ms < 0 && s.lapsed(sess, now) {
+		return nil, sessionbridge.Version{}, sessionbridge.ErrNotFound
+	}
+	return sess, sessionbridge.Version{Tag: tag, Touched: s.touched(sess, now, ms)}, nil
+}
+
+// readTTL is read and PTTL key, pipelined: the value and the key's
+// remaining lifetime in milliseconds (-1 for none, -2 when the key vanished
+// between the two).
+func (s *Store) readTTL(ctx context.Context, key string) ([]byte, int64, error) {
+	var get *redis.StringCmd
+	if s.limit < 0 {
+		get = redis.NewStringCmd(ctx, "get", key)
+	} else {
+		get = redis.NewStringCmd(ctx, "getrange", key, 0, s.end)
+	}
+	pttl := redis.NewIntCmd(ctx, "pttl", key)
+	pipe := s.client.Pipeline()
+	_ = pipe.Process(ctx, get)
+	_ = pipe.Process(ctx, pttl)
+	_, _ = pipe.Exec(ctx) // each command carries its own error
+	b, err := value(get.Bytes())
+	if err != nil {
+		return nil, 0, err
+	}
+	if s.limit >= 0 && len(b) >= s.first {
+		if b, err = s.readRest(ctx, s.client, key); err != nil {
+			return nil, 0, err
+		}
+	}
+	ms, err := pttl.Result()
+	if err != nil {
+		return nil, 0, fmt.Errorf("redisstore: get: %w", err)
+	}
+	return b, ms, nil
+}
+
+// touched is when the key's TTL was set, given that at now it had ms
+// milliseconds left (see jsdate.Touched: the lifetime is the cookie's
+// originalMaxAge, or the whole-second TTL for a browser-session cookie).
+// It is zero when ms is negative (no TTL) or with DisableTTL.
+func (s *Store) touched(sess *sessionjson.Session, now time.Time, ms int64) time.Time {
+	if ms < 0 || s.opts.DisableTTL {
+		return time.Time{}
+	}
+	return jsdate.Touched(sess.Cookie, now.UnixMilli()+ms, s.opts.TTL.Truncate(time.Second), now)
 }
 
 // window is how much of a record the first read asks for. Sessions are
@@ -225,10 +348,15 @@ func isWrongType(err error) bool {
 // range, so it is at most about 1.7e13 in size, far inside what Redis
 // accepts.
 func (s *Store) ttlSeconds(sess *sessionjson.Session) int64 {
+	return s.ttlAt(sess, s.opts.Now())
+}
+
+// ttlAt is ttlSeconds by the clock reading now.
+func (s *Store) ttlAt(sess *sessionjson.Session, now time.Time) int64 {
 	if sess.Cookie.Expires == nil {
 		return int64(s.opts.TTL / time.Second)
 	}
-	return jsdate.CeilSeconds(jsdate.Until(*sess.Cookie.Expires, s.opts.Now()))
+	return jsdate.CeilSeconds(jsdate.Until(*sess.Cookie.Expires, now))
 }
 
 // Set implements sessionbridge.Store: SET key json EX ttl, or DEL when the
@@ -253,10 +381,75 @@ func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) 
 	return nil
 }
 
+// setIf is SetIf's compare-and-set. KEYS[1] is the session's key; ARGV[1]
+// the value read (the Version's Tag), ARGV[2] what to do when the key still
+// holds it ("ex": SET value EX ttl, "set": SET value with no expiry, "del":
+// DEL), ARGV[3] the value and ARGV[4] the ttl. It returns 1 when it wrote,
+// 0 when the key holds something else, or nothing, or is not a string
+// (GET's error reply is a table, unequal to any string).
+var setIf = redis.NewScript(`
+if redis.pcall('GET', KEYS[1]) ~= ARGV[1] then
+	return 0
+end
+if ARGV[2] == 'ex' then
+	redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
+elseif ARGV[2] == 'set' then
+	redis.call('SET', KEYS[1], ARGV[3])
+else
+	redis.call('DEL', KEYS[1])
+end
+return 1
+`)
+
+// SetIf implements sessionbridge.ConditionalStore: in one atomic step on
+// the server, Set (SET key json EX ttl, or SET key json with DisableTTL, or
+// DEL when the ttl is not positive) only if the key still holds v.Tag, the
+// bytes GetVersion read. Otherwise it changes nothing and returns an error
+// wrapping sessionbridge.ErrConflict. The Version returned has the bytes
+// written as Tag and, with a TTL, Touched computed as GetVersion would
+// right after the write; after a delete it is empty.
+func (s *Store) SetIf(ctx context.Context, sid string, sess *sessionjson.Session, v sessionbridge.Version) (sessionbridge.Version, error) {
+	if err := ctx.Err(); err != nil {
+		return sessionbridge.Version{}, fmt.Errorf("redisstore: set: %w", err)
+	}
+	if v.Tag == "" { // GetVersion never reads an empty value: no session
+		return sessionbridge.Version{}, errConflict
+	}
+	now := s.opts.Now()
+	ttl := s.ttlAt(sess, now)
+	var val []byte
+	args := []any{v.Tag, "del"}
+	if ttl > 0 {
+		var err error
+		if val, err = sess.Encode(); err != nil {
+			return sessionbridge.Version{}, fmt.Errorf("redisstore: %w", err)
+		}
+		if s.opts.DisableTTL {
+			args = []any{v.Tag, "set", val}
+		} else {
+			args = []any{v.Tag, "ex", val, ttl}
+		}
+	}
+	n, err := setIf.Run(ctx, s.client, []string{s.Key(sid)}, args...).Int()
+	switch {
+	case err != nil:
+		return sessionbridge.Version{}, fmt.Errorf("redisstore: set: %w", err)
+	case n == 0:
+		return sessionbridge.Version{}, errConflict
+	case ttl <= 0:
+		return sessionbridge.Version{}, nil
+	}
+	return sessionbridge.Version{Tag: string(val), Touched: s.touched(sess, now, ttl*1000)}, nil
+}
+
+// errConflict is SetIf's sessionbridge.ErrConflict.
+var errConflict = fmt.Errorf("redisstore: %w", sessionbridge.ErrConflict)
+
 // Touch implements sessionbridge.Store: EXPIRE key ttl, which only moves the
-// expiry and never rewrites what Node stored. A ttl of zero or less makes
-// Redis delete the key, as with connect-redis. It reports
-// sessionbridge.ErrNotFound when the key does not exist.
+// expiry and never rewrites what Node stored, nor what anyone wrote since
+// the caller read the session. A ttl of zero or less makes Redis delete the
+// key, as with connect-redis. It reports sessionbridge.ErrNotFound when the
+// key does not exist.
 func (s *Store) Touch(ctx context.Context, sid string, sess *sessionjson.Session) error {
 	if s.opts.DisableTouch || s.opts.DisableTTL {
 		return nil
@@ -424,8 +617,11 @@ func (s *Store) Clear(ctx context.Context) error {
 	})
 }
 
-// EnforcesExpiry implements sessionbridge.ExpiryEnforcer: with a TTL, Redis
-// drops expired sessions and a touch (EXPIRE) extends them without
-// rewriting cookie.expires, exactly as connect-redis relies on. With
-// DisableTTL nothing expires in Redis and the Bridge checks cookie.expires.
+// EnforcesExpiry implements sessionbridge.ExpiryEnforcer. Without
+// DisableTTL it reports true: Redis drops expired sessions, a touch
+// (EXPIRE) extends them without rewriting cookie.expires, exactly as
+// connect-redis relies on, and Get and GetVersion refuse a record that has
+// no TTL once its cookie.expires has passed, so every session they return
+// is alive. With DisableTTL it reports false: nothing expires in Redis, Get
+// returns records as stored, and the Bridge checks cookie.expires.
 func (s *Store) EnforcesExpiry() bool { return !s.opts.DisableTTL }

@@ -63,6 +63,8 @@ const COOKIE_NAME = env.COOKIE_NAME || 'connect.sid';
 const MAX_AGE_MS = parseMaxAge(env.MAX_AGE_MS);
 const STORE = env.STORE || 'memory';
 const RESAVE = env.RESAVE === '1';
+const ROLLING = env.ROLLING === '1';
+const SAVE_UNINITIALIZED = env.SAVE_UNINITIALIZED === '1';
 const USER_SERIALIZE = env.USER_SERIALIZE || 'id';
 const STORE_TIMEOUT_MS = Number(env.STORE_TIMEOUT_MS || 10000);
 if (!['id', 'object'].includes(USER_SERIALIZE)) fail(`USER_SERIALIZE must be "id" or "object" (got ${USER_SERIALIZE})`);
@@ -375,8 +377,8 @@ function buildApp(holder) {
       secret: SECRETS,
       store: holder.store,
       resave: RESAVE,
-      saveUninitialized: false,
-      rolling: false,
+      saveUninitialized: SAVE_UNINITIALIZED,
+      rolling: ROLLING,
       cookie: { maxAge: MAX_AGE_MS, httpOnly: true, path: '/' },
     })
   );

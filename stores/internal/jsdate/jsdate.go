@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sessionbridge/sessionbridge/internal/jsjson"
+	"github.com/sessionbridge/sessionbridge/sessionjson"
 )
 
 // MaxMillis is the largest time value of a JavaScript Date: 8.64e15 ms from
@@ -65,4 +66,25 @@ func TruncSeconds(ms int64) int64 { return ms / 1000 }
 func Duration(secs int64) time.Duration {
 	const maxSecs = int64(math.MaxInt64 / int64(time.Second))
 	return time.Duration(max(-maxSecs, min(secs, maxSecs))) * time.Second
+}
+
+// Touched is when a store expiry of expiresMs (epoch milliseconds) was set
+// for a session with cookie c: expiresMs minus the lifetime the store gives
+// c (c's originalMaxAge when c has expires, ttl for a browser-session
+// cookie), never after now. It is the zero time when that lifetime is
+// unknown (expires without an originalMaxAge, or a negative one).
+func Touched(c sessionjson.Cookie, expiresMs int64, ttl time.Duration, now time.Time) time.Time {
+	life := ttl.Milliseconds()
+	if c.Expires != nil {
+		if c.OriginalMaxAge == nil || *c.OriginalMaxAge < 0 {
+			return time.Time{}
+		}
+		life = *c.OriginalMaxAge
+	}
+	// Both within twice the Date range: the difference cannot overflow.
+	t := Time(max(-MaxMillis, min(expiresMs, MaxMillis)) - min(life, 2*MaxMillis))
+	if t.After(now) {
+		return now
+	}
+	return t
 }

@@ -4,6 +4,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/sessionbridge/sessionbridge/sessionjson"
 )
 
 func TestMillis(t *testing.T) {
@@ -59,6 +61,31 @@ func TestDuration(t *testing.T) {
 	} {
 		if got := Duration(secs); got != want {
 			t.Errorf("Duration(%d) = %v, want %v", secs, got, want)
+		}
+	}
+}
+
+func TestTouched(t *testing.T) {
+	now := time.UnixMilli(1_800_000_000_000).UTC()
+	hour := int64(time.Hour / time.Millisecond)
+	withMaxAge := sessionjson.NewCookie(now, time.Hour)
+	browser := sessionjson.NewCookie(now, 0)
+	noMaxAge := withMaxAge
+	noMaxAge.OriginalMaxAge = nil
+	for _, tc := range []struct {
+		name    string
+		c       sessionjson.Cookie
+		expires int64
+		want    time.Time
+	}{
+		{"maxAge: expiry minus originalMaxAge", withMaxAge, now.UnixMilli() + hour - 60_000, now.Add(-time.Minute)},
+		{"browser-session: expiry minus ttl", browser, now.UnixMilli() + 2*hour - 1, now.Add(-time.Millisecond)},
+		{"never after now", withMaxAge, now.UnixMilli() + 5*hour, now},
+		{"beyond the Date range: clamped, no overflow", withMaxAge, math.MinInt64, Time(-MaxMillis - hour)},
+		{"lifetime unknown", noMaxAge, now.UnixMilli(), time.Time{}},
+	} {
+		if got := Touched(tc.c, tc.expires, 2*time.Hour, now); !got.Equal(tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

@@ -1,0 +1,388 @@
+package storeurl
+
+import (
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// storeOption is a store option of a URL's query: its name as the Node
+// package spells it, the older short name kept as an alias, and what it
+// sets in the Spec.
+type storeOption struct {
+	name  string
+	alias string // "" when there is none
+	// set stores the value; key is the spelling the URL used, for messages.
+	set func(s *Spec, key, value string) error
+}
+
+// refusal names options of the Node package (or of the client it builds)
+// that the Go store does not implement, and why. They are refused with
+// that reason rather than passed to the driver or ignored.
+type refusal struct {
+	names []string
+	why   string
+}
+
+// kindOptions are the store options of one kind of URL.
+type kindOptions struct {
+	pkg string // the npm package whose option names these are
+	// fold makes option names case-insensitive, as every option of a
+	// MongoDB connection string is.
+	fold    bool
+	options []storeOption
+	refused []refusal
+}
+
+// names lists the options, for messages.
+func (k *kindOptions) names() string {
+	var n []string
+	for _, o := range k.options {
+		n = append(n, o.name)
+		if o.alias != "" {
+			n = append(n, o.alias)
+		}
+	}
+	return strings.Join(n, ", ")
+}
+
+// lookup removes name (in any case when fold) from q and returns the
+// spelling found and its last value. Two spellings of one name (ttl= and
+// TTL=) are an error: which one won would depend on map order.
+func (q query) lookup(name string, fold bool) (key, value string, ok bool, err error) {
+	if !fold {
+		vs, found := q.v[name]
+		if !found {
+			return "", "", false, nil
+		}
+		delete(q.v, name)
+		return name, vs[len(vs)-1], true, nil
+	}
+	for k, vs := range q.v {
+		if !strings.EqualFold(k, name) {
+			continue
+		}
+		if ok {
+			return "", "", false, badf("%s is given in two spellings", name)
+		}
+		key, value, ok = k, vs[len(vs)-1], true
+		delete(q.v, k)
+	}
+	return key, value, ok, nil
+}
+
+// storeOptions takes the options of k out of q and sets them in s. It
+// refuses an option given both by its name and by its alias, an option k
+// refuses, and (unless k.fold) a store option spelt in another case. What
+// it leaves in q is for the driver.
+func (q query) storeOptions(s *Spec, k *kindOptions) error {
+	for _, o := range k.options {
+		key, v, ok, err := q.lookup(o.name, k.fold)
+		if err != nil {
+			return err
+		}
+		if o.alias != "" {
+			akey, av, aok, err := q.lookup(o.alias, k.fold)
+			if err != nil {
+				return err
+			}
+			if aok && ok {
+				return badf("%s and %s are the same option (%s's %s): give one of them", akey, key, k.pkg, o.name)
+			}
+			if aok {
+				key, v, ok = akey, av, true
+			}
+		}
+		if ok {
+			if err := o.set(s, key, v); err != nil {
+				return err
+			}
+		}
+	}
+	rest := q.names()
+	slices.Sort(rest)
+	for _, n := range rest {
+		for _, r := range k.refused {
+			for _, name := range r.names {
+				if strings.EqualFold(n, name) {
+					return badf("%s: %s", n, r.why)
+				}
+			}
+		}
+		if k.fold {
+			continue
+		}
+		for _, o := range k.options {
+			if strings.EqualFold(n, o.name) || o.alias != "" && strings.EqualFold(n, o.alias) {
+				return badf("unknown option %s: option names are case-sensitive, as in %s; write %s", n, k.pkg, o.name)
+			}
+		}
+	}
+	return nil
+}
+
+// seconds parses a duration option: a whole number of seconds, as the
+// connect-* stores take it, or a Go duration ("24h"). With zeroOK, 0 is
+// allowed (the option is off); otherwise the value must be at least 1s.
+func seconds(key, v string, zeroOK bool) (time.Duration, error) {
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		switch {
+		case n > 1<<31:
+			return 0, badf("%s=%s: at most %d seconds", key, v, int64(1)<<31)
+		case n < 0 || n == 0 && !zeroOK:
+			if zeroOK {
+				return 0, badf("%s=%s: want a number of seconds, 0 or more", key, v)
+			}
+			return 0, badf("%s=%s: want a positive number of seconds", key, v)
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || !zeroOK && d < time.Second {
+		if zeroOK {
+			return 0, badf("%s=%q: want seconds (3600) or a Go duration of 0 or more (1h)", key, v)
+		}
+		return 0, badf("%s=%q: want seconds (86400) or a duration of at least 1s (24h)", key, v)
+	}
+	return d, nil
+}
+
+// boolean parses a boolean option: true or false (1 or 0).
+func boolean(key, v string) (bool, error) {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, badf("%s=%q: want true or false", key, v)
+	}
+	return b, nil
+}
+
+// nonEmpty refuses an empty value; def describes the default.
+func nonEmpty(key, v, def string) (string, error) {
+	if v == "" {
+		return "", badf("%s= is empty; leave it out for the default (%s)", key, def)
+	}
+	return v, nil
+}
+
+// boolOption is an option that sets the bool field returns.
+func boolOption(name string, field func(*Spec) *bool) storeOption {
+	return storeOption{name: name, set: func(s *Spec, key, v string) error {
+		b, err := boolean(key, v)
+		*field(s) = b
+		return err
+	}}
+}
+
+// ttlOption is the ttl option of every store.
+func ttlOption(field func(*Spec) *time.Duration) storeOption {
+	return storeOption{name: "ttl", set: func(s *Spec, key, v string) error {
+		d, err := seconds(key, v, false)
+		*field(s) = d
+		return err
+	}}
+}
+
+// touchAfterOption is the touchAfter option every store takes, for
+// sessionbridge.Config.TouchAfter.
+var touchAfterOption = storeOption{name: "touchAfter", set: func(s *Spec, key, v string) error {
+	d, err := seconds(key, v, true)
+	s.TouchAfter = d
+	return err
+}}
+
+const encryptionRefused = "encrypted sessions are not supported by the Go stores"
+
+var redisOptions = kindOptions{
+	pkg: "connect-redis",
+	options: []storeOption{
+		{name: "prefix", set: func(s *Spec, _, v string) error {
+			s.Redis.Prefix = v
+			s.Redis.NoPrefix = v == "" // connect-redis's prefix: ''
+			return nil
+		}},
+		ttlOption(func(s *Spec) *time.Duration { return &s.Redis.TTL }),
+		boolOption("disableTTL", func(s *Spec) *bool { return &s.Redis.DisableTTL }),
+		boolOption("disableTouch", func(s *Spec) *bool { return &s.Redis.DisableTouch }),
+		{name: "scanCount", set: func(s *Spec, key, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return badf("%s=%q: want a positive number", key, v)
+			}
+			s.Redis.ScanCount = n
+			return nil
+		}},
+		touchAfterOption,
+	},
+	refused: []refusal{
+		{[]string{"client"}, "connect-redis's client is the URL itself"},
+		{[]string{"serializer"}, "custom serializers are not supported: the Go store reads and writes JSON, connect-redis's default"},
+	},
+}
+
+var postgresOptions = kindOptions{
+	pkg: "connect-pg-simple",
+	options: []storeOption{
+		{name: "tableName", alias: "table", set: func(s *Spec, key, v string) (err error) {
+			s.Postgres.TableName, err = nonEmpty(key, v, "session")
+			return err
+		}},
+		{name: "schemaName", alias: "schema", set: func(s *Spec, key, v string) (err error) {
+			s.Postgres.SchemaName, err = nonEmpty(key, v, "the search_path")
+			return err
+		}},
+		ttlOption(func(s *Spec) *time.Duration { return &s.Postgres.TTL }),
+		boolOption("disableTouch", func(s *Spec) *bool { return &s.Postgres.DisableTouch }),
+		boolOption("createTableIfMissing", func(s *Spec) *bool { return &s.Postgres.CreateTableIfMissing }),
+		{name: "pruneSessionInterval", set: func(_ *Spec, key, v string) error {
+			// false is what the Go store does: it never prunes on its own.
+			if v != "false" {
+				return badf("%s: the Go store does not prune on a timer (only its Prune method does); leave pruning to the Node app, or give %s=false", key, key)
+			}
+			return nil
+		}},
+		touchAfterOption,
+	},
+	refused: []refusal{
+		{[]string{"pool", "pgPromise", "conString", "conObject"}, "the connection is the URL itself; put pg's options in its query"},
+		{[]string{"pruneSessionRandomizedInterval"}, "the Go store does not prune on a timer (only its Prune method does)"},
+		{[]string{"errorLog"}, "the Go store returns its errors"},
+	},
+}
+
+var mongoOptions = kindOptions{
+	pkg:  "connect-mongo",
+	fold: true,
+	options: []storeOption{
+		{name: "collectionName", alias: "collection", set: func(s *Spec, key, v string) (err error) {
+			s.Mongo.Collection, err = nonEmpty(key, v, "sessions")
+			return err
+		}},
+		{name: "dbName", set: func(s *Spec, key, v string) (err error) {
+			s.conn.mongoDBName, err = nonEmpty(key, v, "the URL's database, else test")
+			return err
+		}},
+		{name: "stringify", set: func(s *Spec, key, v string) error {
+			b, err := boolean(key, v)
+			s.Mongo.Subdocument = !b
+			return err
+		}},
+		ttlOption(func(s *Spec) *time.Duration { return &s.Mongo.TTL }),
+		{name: "touchAfter", set: func(s *Spec, key, v string) error {
+			err := touchAfterOption.set(s, key, v)
+			s.Mongo.TouchAfter = s.TouchAfter
+			return err
+		}},
+		boolOption("timestamps", func(s *Spec) *bool { return &s.Mongo.Timestamps }),
+		{name: "autoRemove", set: func(s *Spec, key, v string) error {
+			switch v {
+			case "native":
+				s.conn.mongoTTLIndex = true
+			case "disabled":
+			case "interval":
+				return badf("%s=interval: the Go store does not remove expired sessions on a timer; leave it to the Node app, or call the store's Prune periodically (and give %s=disabled)", key, key)
+			default:
+				return badf("%s=%q: want native or disabled", key, v)
+			}
+			return nil
+		}},
+	},
+	refused: []refusal{
+		{[]string{"crypto", "cryptoAdapter"}, encryptionRefused + " yet"},
+		{[]string{"autoRemoveInterval"}, "it is for autoRemove=interval, which the Go store does not run"},
+		{[]string{"mongoUrl", "clientPromise", "client", "mongoOptions"}, "the connection is the URL itself; put the driver's options in its query"},
+		{[]string{"writeOperationOptions"}, "put the write concern in the URL's query (w=, wtimeoutMS=, journal=): the driver applies it to every write"},
+		{[]string{"serialize", "unserialize"}, "custom serializers are not supported (stringify=false stores subdocuments)"},
+		{[]string{"transformId"}, "a function: use mongostore.Options.TransformID in Go code"},
+		{[]string{"createAutoRemoveIdx"}, "connect-mongo replaced it with autoRemove"},
+	},
+}
+
+// memcachedClientOptions are the npm memcached client's options that
+// connect-memcached passes on and the Go store does not implement.
+var memcachedClientOptions = []string{
+	"maxKeySize", "maxExpiration", "maxValue", "activeQueries", "maxQueueSize",
+	"compatibility", "poolSize", "retries", "factor", "minTimeout", "maxTimeout",
+	"randomize", "reconnect", "failures", "failuresTimeout", "retry", "idle",
+	"remove", "redundancy", "keyCompression", "debug", "failOverServers",
+}
+
+var memcachedOptions = kindOptions{
+	pkg: "connect-memcached",
+	options: []storeOption{
+		{name: "prefix", set: func(s *Spec, _, v string) error {
+			s.Memcached.Prefix = v
+			return nil
+		}},
+		// After prefix: the npm client puts its namespace before every key,
+		// prefix included.
+		{name: "namespace", set: func(s *Spec, _, v string) error {
+			s.Memcached.Prefix = v + s.Memcached.Prefix
+			return nil
+		}},
+		ttlOption(func(s *Spec) *time.Duration { return &s.Memcached.TTL }),
+		{name: "timeout", set: func(s *Spec, key, v string) error {
+			var d time.Duration
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				if n > int64(time.Hour/time.Millisecond) {
+					return badf("%s=%s: at most an hour", key, v)
+				}
+				d = time.Duration(n) * time.Millisecond
+			} else if d, err = time.ParseDuration(v); err != nil {
+				d = 0
+			}
+			if d <= 0 || d > time.Hour {
+				return badf("%s=%q: want milliseconds (500), as the npm memcached client takes it, or a duration (500ms), up to an hour", key, v)
+			}
+			s.conn.memcacheTime = d
+			return nil
+		}},
+		touchAfterOption,
+	},
+	refused: []refusal{
+		{[]string{"secret", "hashing"}, encryptionRefused},
+		{[]string{"algorithm"}, encryptionRefused + ", and servers are picked as with the npm client's default algorithm (md5)"},
+		{[]string{"hosts"}, "list the servers in the URL: memcached://host1:port,host2:port"},
+		{[]string{"client"}, "connect-memcached's client is the URL itself"},
+		{memcachedClientOptions, "an npm memcached client option the Go store does not implement: it works as the client's defaults (md5 ketama hashring, keys over 250 characters hashed)"},
+	},
+}
+
+var fileOptions = kindOptions{
+	pkg: "session-file-store",
+	options: []storeOption{
+		ttlOption(func(s *Spec) *time.Duration { return &s.File.TTL }),
+		{name: "fileExtension", set: func(s *Spec, key, v string) error {
+			if v == "" || len(v) > 32 || strings.ContainsAny(v, "/\\\x00") {
+				return badf("%s: want a non-empty suffix of at most 32 bytes without / or \\ (default .json)", key)
+			}
+			s.File.FileExtension = v
+			return nil
+		}},
+		{name: "fileMode", set: func(s *Spec, key, v string) error {
+			m, err := strconv.ParseUint(strings.TrimPrefix(v, "0o"), 8, 32)
+			if err != nil || m > 0o777 || m&0o600 != 0o600 {
+				return badf("%s=%q: want an octal mode such as 0640, with read and write for the owner", key, v)
+			}
+			s.File.FileMode = os.FileMode(m)
+			return nil
+		}},
+		{name: "reapInterval", set: func(_ *Spec, key, v string) error {
+			// -1 is what the Go store does: it never deletes expired files.
+			if v != "-1" {
+				return badf("%s: the Go store never deletes expired files; leave reaping to the Node app, or give %s=-1", key, key)
+			}
+			return nil
+		}},
+		touchAfterOption,
+	},
+	refused: []refusal{
+		{[]string{"path"}, "the directory is the URL's path: file:///abs/dir or file:rel/dir"},
+		{[]string{"secret", "crypto", "encryptEncoding", "keyFunction"}, encryptionRefused},
+		{[]string{"encoding", "encoder", "decoder"}, "the Go store reads and writes JSON in UTF-8, session-file-store's default"},
+		{[]string{"retries", "factor", "minTimeout", "maxTimeout"}, "the Go store does not retry reads: a missing file is not found at once"},
+		{[]string{"reapMaxConcurrent", "reapAsync", "reapSyncFallback"}, "the Go store never deletes expired files; leave reaping to the Node app"},
+		{[]string{"logFn", "fallbackSessionFn", "filePattern"}, "not supported by the Go store"},
+	},
+}
