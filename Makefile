@@ -11,7 +11,7 @@ NESTED_MODULES := examples bench
 TEST_FILTER := '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- PASS|PASS$$)'
 FUZZTIME ?= 3m
 
-.PHONY: demo test vet lint browser node-deps fixtures fixtures-check services services-stop bench fuzz
+.PHONY: demo test vet lint browser node-deps fixtures fixtures-check services services-stop bench bench-quick fuzz
 
 ## demo: the Node app and the Go chat server sharing one login, on
 ## http://localhost:3000 (STORE=file by default; redis, postgres, mongo,
@@ -45,7 +45,7 @@ vet:
 
 ## node-deps: npm ci where node_modules is missing or stale (the Node
 ## oracle and harness, and the demo's Node app).
-node-deps: $(NODE_DIR)/node_modules/.package-lock.json examples/node-app/node_modules/.package-lock.json
+node-deps: $(NODE_DIR)/node_modules/.package-lock.json examples/node-app/node_modules/.package-lock.json bench/node/node_modules/.package-lock.json
 
 %/node_modules/.package-lock.json: %/package.json %/package-lock.json
 	cd $* && npm ci --no-audit --no-fund --loglevel=error
@@ -79,6 +79,13 @@ bench:
 	@cd bench/node && { [ node_modules/.package-lock.json -nt package-lock.json ] || \
 	  npm ci --no-audit --no-fund --loglevel=error; }
 	cd bench && $(GO) run . -sections all -out ../docs/benchmarks.md $(BENCHFLAGS)
+
+## bench-quick: every section in about a minute, for development: too few
+## repetitions for verdicts; the report goes to the terminal only.
+bench-quick:
+	@cd bench/node && { [ node_modules/.package-lock.json -nt package-lock.json ] || \
+	  npm ci --no-audit --no-fund --loglevel=error; }
+	cd bench && $(GO) run . -sections all -quick $(BENCHFLAGS)
 
 ## fuzz: run every fuzz target for FUZZTIME each.
 fuzz:

@@ -38,24 +38,47 @@ type loadConn struct {
 // carrying the given Cookie headers, each expecting the body at the same
 // index.
 func newHTTPLoader(base, path string, n int, cookies []string, bodies [][]byte) (*httpLoader, error) {
-	u, err := url.Parse(base)
+	host, reqs, err := buildRequests(base, path, cookies)
 	if err != nil {
 		return nil, err
+	}
+	l := &httpLoader{}
+	for i := range n {
+		c, err := dialLoadConn(host, reqs, bodies)
+		if err != nil {
+			l.close()
+			return nil, err
+		}
+		c.next = (i * 7919) % len(reqs)
+		l.conns = append(l.conns, c)
+	}
+	return l, nil
+}
+
+// buildRequests returns base's host and the GET path request for each
+// Cookie header, as the load generators send them.
+func buildRequests(base, path string, cookies []string) (string, [][]byte, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(cookies) == 0 {
+		return "", nil, errors.New("no sessions to send")
 	}
 	reqs := make([][]byte, len(cookies))
 	for i, c := range cookies {
 		reqs[i] = fmt.Appendf(nil, "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: sessionbridge-bench\r\nAccept: */*\r\nCookie: %s\r\n\r\n", path, u.Host, c)
 	}
-	l := &httpLoader{}
-	for i := range n {
-		c, err := net.Dial("tcp", u.Host)
-		if err != nil {
-			l.close()
-			return nil, err
-		}
-		l.conns = append(l.conns, &loadConn{c: c, br: bufio.NewReaderSize(c, 16<<10), reqs: reqs, want: bodies, next: (i * 7919) % len(reqs)})
+	return u.Host, reqs, nil
+}
+
+// dialLoadConn opens one keep-alive connection for reqs and their bodies.
+func dialLoadConn(host string, reqs, bodies [][]byte) (*loadConn, error) {
+	c, err := net.Dial("tcp", host)
+	if err != nil {
+		return nil, err
 	}
-	return l, nil
+	return &loadConn{c: c, br: bufio.NewReaderSize(c, 16<<10), reqs: reqs, want: bodies}, nil
 }
 
 func (l *httpLoader) close() {
@@ -156,6 +179,12 @@ func (c *loadConn) roundTrip() error {
 	if c.next++; c.next == len(c.reqs) {
 		c.next = 0
 	}
+	return c.do(i)
+}
+
+// do sends request i and reads and checks its response: status 200 and
+// exactly body i (the user of the session whose cookie request i carries).
+func (c *loadConn) do(i int) error {
 	if _, err := c.c.Write(c.reqs[i]); err != nil {
 		return err
 	}

@@ -14,11 +14,15 @@
 //
 //	unsign  Signer.Unsign vs npm cookie-signature 1.0.7, and vs bare HMAC-SHA256
 //	load    Bridge.Load + passport user vs the raw driver read, per store
-//	http    GET /me: Go (Bridge.Middleware) vs Express + passport, same load generator
+//	http    GET /me per server core with equal work: Node (express-session + passport,
+//	        connect-redis) vs Go (Middleware read-only, LoadAndSave, TouchAfter),
+//	        closed-loop capacity and open-loop latency (HDR histograms)
 //	sio     socket.io handshakes/s: zishang520 + socketauth vs Node socket.io 4.8
 //	memory  heap per authorized socket with and without socketauth
 //	touch   store writes saved by Config.TouchAfter under LoadAndSave (Redis,
 //	        PostgreSQL), and the request throughput with and without it
+//	instr   instructions per operation (callgrind, or perf where it counts),
+//	        Go vs Node: unsign, decode, encode, the request path without I/O
 //
 // The services must be running (make services); Node dependencies come from
 // bench/node (npm ci). Every process the harness starts is stopped before it
@@ -40,7 +44,7 @@ import (
 	"time"
 )
 
-var allSections = []string{"unsign", "load", "http", "sio", "memory", "touch"}
+var allSections = []string{"unsign", "load", "http", "sio", "memory", "touch", "instr"}
 
 // config is the harness's flags.
 type config struct {
@@ -66,12 +70,23 @@ type config struct {
 	touchSpeed    int
 	touchRun      time.Duration // simulated
 	touchRuns     int
+
+	// quick is the bench-quick preset: about a minute in all, for
+	// development; too few repetitions for verdicts, which then read
+	// "inconclusive".
+	quick bool
+	// reps is the number of alternating repetitions per comparison
+	// (at least minReps for a verdict).
+	reps int
+	// plan puts the server under test on cores of its own.
+	plan cpuPlan
 }
 
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("bench: ")
 	var cfg config
+	var root string
 	sections := flag.String("sections", "all", "comma-separated sections to run: "+strings.Join(allSections, ",")+", or all")
 	stores := flag.String("stores", "redis,postgres,mongo,memcached", "stores for the load section")
 	flag.StringVar(&cfg.out, "out", "", "also write the report (markdown) to this file")
@@ -96,6 +111,8 @@ func main() {
 	touchName := flag.String("touch-name", redisPrefix, "internal: with -serve touch, the Redis key prefix or the PostgreSQL table")
 	touchMaxAge := flag.Duration("touch-maxage", 30*time.Minute, "internal: with -serve touch, the cookie maxAge")
 	touchAfter := flag.Duration("touch-after", 0, "internal: with -serve touch, Config.TouchAfter")
+	flag.BoolVar(&cfg.quick, "quick", false, "the bench-quick preset: short runs and 2 repetitions (no verdicts), about a minute")
+	flag.IntVar(&cfg.reps, "reps", minReps, "alternating repetitions per comparison (verdicts need at least 5)")
 	flag.Parse()
 	if *serveKind == "touch" {
 		serveTouch(*touchStore, cfg.redisAddr, cfg.pgURL, *touchName, *touchMaxAge, *touchAfter)
@@ -116,8 +133,19 @@ func main() {
 		}
 	}
 	cfg.stores = strings.Split(*stores, ",")
+	if cfg.quick {
+		cfg.applyQuick()
+	}
+	plan, err := planCPUs(1)
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg.plan = plan
+	if err := pinSelf(plan.rest); err != nil {
+		log.Fatal(err)
+	}
 
-	root, err := repoRoot()
+	root, err = repoRoot()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -140,6 +168,7 @@ func run(ctx context.Context, cfg *config) int {
 	fmt.Println(rep.machine.markdown())
 	fns := map[string]func(context.Context, *config) ([]table, error){
 		"unsign": benchUnsign,
+		"instr":  benchInstr,
 		"load":   benchLoad,
 		"http":   benchHTTP,
 		"sio":    benchSocketIO,
@@ -188,6 +217,18 @@ var sectionTitles = map[string]string{
 	"sio":    "4. socket.io handshakes",
 	"memory": "5. Memory per authorized socket",
 	"touch":  "6. TouchAfter: store writes saved",
+}
+
+// applyQuick shortens every section for bench-quick.
+func (cfg *config) applyQuick() {
+	cfg.duration = 500 * time.Millisecond
+	cfg.warmup = 200 * time.Millisecond
+	cfg.sessions = 200
+	cfg.memSockets = 300
+	cfg.touchSessions = 20
+	cfg.touchRun = 5 * time.Minute
+	cfg.touchRuns = 2
+	cfg.reps = 2
 }
 
 func envOr(name, def string) string {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,7 +38,7 @@ var (
 func startProc(cfg *config, name string, env []string, wantStdin, wantStdout bool, argv ...string) (*proc, io.WriteCloser, *bufio.Reader, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = cfg.root
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(childEnv(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var in io.WriteCloser
 	if wantStdin {
@@ -75,6 +76,20 @@ func startProc(cfg *config, name string, env []string, wantStdin, wantStdout boo
 	procs = append(procs, p)
 	procsMu.Unlock()
 	return p, in, out, nil
+}
+
+// inheritedEnv are variables of the harness's environment a child must
+// not inherit: they change what Node or Go does (a --require, debug
+// logging, GC or scheduler settings) on one side only.
+var inheritedEnv = []string{"NODE_OPTIONS", "NODE_DEBUG", "DEBUG", "UV_THREADPOOL_SIZE", "GOMAXPROCS", "GOGC", "GOMEMLIMIT", "GODEBUG"}
+
+// childEnv is the harness's environment without inheritedEnv.
+func childEnv() []string {
+	env := os.Environ()
+	return slices.DeleteFunc(env, func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return slices.Contains(inheritedEnv, name)
+	})
 }
 
 // tail returns the last lines of the process's stderr, for error messages.

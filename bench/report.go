@@ -45,6 +45,7 @@ type machine struct {
 	memGiB                              float64
 	date                                time.Time
 	args                                string
+	plan                                cpuPlan
 }
 
 func describeMachine(cfg *config) machine {
@@ -54,6 +55,7 @@ func describeMachine(cfg *config) machine {
 		goVersion: runtime.Version(),
 		date:      time.Now().UTC(),
 		args:      strings.Join(os.Args[1:], " "),
+		plan:      cfg.plan,
 	}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
@@ -93,6 +95,21 @@ func (m machine) markdown() string {
 		m.date.Format("2006-01-02 15:04 UTC"), m.args)
 }
 
+// coresText says which CPUs the server under test had, and what the
+// machine could not provide.
+func (m machine) coresText() string {
+	if len(m.plan.all) == 0 {
+		return "CPU affinity: not set."
+	}
+	t := fmt.Sprintf("Cores: the server under test ran pinned to CPU %s (taskset); the harness, its load generators and the Node load clients to CPU %s. "+
+		"Redis, PostgreSQL, memcached and FerretDB are system services and were not pinned.",
+		cpuList(m.plan.server), cpuList(m.plan.rest))
+	if m.plan.note != "" {
+		t += " **Note:** " + m.plan.note + "."
+	}
+	return t
+}
+
 // report is the whole document written to -out.
 type report struct {
 	machine machine
@@ -111,7 +128,11 @@ else it was doing; the ratios are what to compare across runs.
 
 `)
 	b.WriteString(r.machine.markdown())
-	b.WriteString("\n")
+	b.WriteString("\n## Method\n\n")
+	b.WriteString(methodText())
+	b.WriteString("\n" + r.machine.coresText() + "\n\n")
+	b.WriteString("Child processes start without the harness's NODE_OPTIONS, DEBUG, GOMAXPROCS, GOGC, GOMEMLIMIT and GODEBUG. " +
+		"Each section below states what its two sides do and where they do not do the same work.\n\n")
 	for _, t := range r.tables {
 		b.WriteString(t.markdown())
 	}

@@ -91,8 +91,8 @@ func (p touchParams) savedAt(now time.Time) func(i int) time.Time {
 
 func (p touchParams) check() error {
 	switch {
-	case p.sessions < 1 || p.speed < 1 || p.runs < 5:
-		return errors.New("touch: need -touch-sessions ≥ 1, -touch-speed ≥ 1, -touch-runs ≥ 5")
+	case p.sessions < 1 || p.speed < 1 || p.runs < 2:
+		return errors.New("touch: need -touch-sessions ≥ 1, -touch-speed ≥ 1, -touch-runs ≥ 2 (5 for an interval worth reading)")
 	case p.real(p.maxAge)%time.Second != 0:
 		return fmt.Errorf("touch: maxAge %s at speed %d is not whole seconds", p.maxAge, p.speed)
 	case p.real(p.run) <= 0 || p.real(p.thinkMin) <= 0:

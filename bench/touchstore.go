@@ -373,40 +373,6 @@ func touchThroughput(ctx context.Context, cfg *config, p touchParams, kind strin
 	return rows, nil
 }
 
-// meanCI returns the mean of xs and the half-width of its 95% confidence
-// interval (Student t, n-1 degrees of freedom).
-func meanCI(xs []float64) (mean, half float64) {
-	n := len(xs)
-	if n == 0 {
-		return 0, 0
-	}
-	for _, x := range xs {
-		mean += x
-	}
-	mean /= float64(n)
-	if n < 2 {
-		return mean, math.NaN()
-	}
-	var ss float64
-	for _, x := range xs {
-		ss += (x - mean) * (x - mean)
-	}
-	sd := math.Sqrt(ss / float64(n-1))
-	return mean, tQuantile975(n-1) * sd / math.Sqrt(float64(n))
-}
-
-// tQuantile975 is the 97.5th percentile of Student's t with df degrees of
-// freedom (two-sided 95%).
-func tQuantile975(df int) float64 {
-	table := []float64{0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-		2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-		2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042}
-	if df < len(table) {
-		return table[df]
-	}
-	return 1.96
-}
-
 // spread returns the minimum, median and maximum of xs.
 func spread(xs []float64) (lo, med, hi float64) {
 	s := slices.Clone(xs)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
 
 	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/internal/faulttest"
@@ -312,6 +312,7 @@ func TestKeepAliveEndsWithItsConnections(t *testing.T) {
 			tr := socketauth.NewTracker(a, socketauth.TrackerOptions{Interval: time.Hour, KeepAlive: time.Minute})
 			revoked := make(chan string, 8)
 			untrack := track(t, a, tr, f.bridge, f.user, 2, revoked)
+			before := goleak.IgnoreCurrent() // the fixture's own goroutines
 			tr.Activity(f.user.ID)
 			<-k.started
 			if how == "untracked" {
@@ -327,7 +328,7 @@ func TestKeepAliveEndsWithItsConnections(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatal("the keep-alive in flight was not cancelled")
 			}
-			noGoroutines(t, "sessionbridge/socketauth.(*Tracker).keepAlive")
+			goleak.VerifyNone(t, before)
 			select {
 			case l := <-logs:
 				t.Fatalf("a cancelled keep-alive was logged: %s", l)
@@ -335,47 +336,4 @@ func TestKeepAliveEndsWithItsConnections(t *testing.T) {
 			}
 		})
 	}
-}
-
-// noGoroutines fails when goroutines running a function whose name
-// contains one of frames remain, after letting exiting ones finish (up to
-// 5 s). It is goleak's check narrowed to this package's functions (goleak
-// is not a dependency of this module).
-func noGoroutines(t *testing.T, frames ...string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
-		left := goroutinesWith(frames)
-		if len(left) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d goroutines left:\n%s", len(left), strings.Join(left, "\n\n"))
-		}
-		time.Sleep(wait)
-	}
-}
-
-// goroutinesWith returns the stacks of the goroutines with a frame whose
-// function name contains one of frames.
-func goroutinesWith(frames []string) []string {
-	buf := make([]byte, 1<<20)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
-	var left []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
-		for _, f := range frames {
-			if strings.Contains(g, f) {
-				left = append(left, g)
-				break
-			}
-		}
-	}
-	return left
 }

@@ -3,36 +3,81 @@
 // express-session 1.19 with connect-redis 9 on node-redis 5, passport 0.7 with passport.session()
 // and deserializeUser from an in-memory user table, res.json(req.user).
 //
-//   REDIS_URL=redis://127.0.0.1:6379 PREFIX=sessbench: SECRET=... USERS=1000 node http-server.js
+//   REDIS_URL=redis://127.0.0.1:6379 PREFIX=sessbench: SECRET=... USERS=1000 MODE=default node http-server.js
 //
-// Sessions are the harness's: passport.user = {id, username, name}. Prints one line on stdout,
-// "LISTENING http://127.0.0.1:<port>", and stops on SIGTERM.
-const express = require('express');
-const session = require('express-session');
-const passport = require('passport');
-const { createClient } = require('redis');
-const { RedisStore } = require('connect-redis');
+// MODE=default: express-session as configured by default (resave false, saveUninitialized false,
+//   connect-redis touching: GET, then EXPIRE for an unchanged session).
+// MODE=readonly: the same with connect-redis disableTouch: true (GET only).
+// CLUSTER=n (n > 0): node:cluster with n workers sharing the port; the primary only forks them.
+//
+// ETag is off (app.set('etag', false)): the Go side sends none, and it is no part of the session
+// work compared. Sessions are the harness's: passport.user = {id, username, name}. Prints one line
+// on stdout, "LISTENING http://127.0.0.1:<port>", and stops on SIGTERM.
+const cluster = require('node:cluster');
 
 const env = process.env;
-const users = new Map();
-for (let i = 0; i < Number(env.USERS || 1000); i++) {
-  users.set(i, { id: i, username: `user${i}`, name: `User ${i}` });
-}
-passport.serializeUser((user, done) => done(null, { id: user.id, username: user.username, name: user.name }));
-passport.deserializeUser((stored, done) => done(null, users.get(stored.id) || false));
+const workers = Number(env.CLUSTER || 0);
 
-(async () => {
+if (workers > 0 && cluster.isPrimary) {
+  primary();
+} else {
+  worker().catch((err) => {
+    console.error(`[http-server.js] ${err && err.stack ? err.stack : err}`);
+    process.exit(1);
+  });
+}
+
+function primary() {
+  let listening = 0;
+  let stopping = false;
+  cluster.on('listening', (w, address) => {
+    if (++listening === workers) {
+      process.stdout.write(`LISTENING http://127.0.0.1:${address.port}\n`);
+    }
+  });
+  cluster.on('exit', (w, code, signal) => {
+    if (!stopping) {
+      console.error(`[http-server.js] worker ${w.process.pid} exited (${signal || code})`);
+      process.exit(1);
+    }
+    if (Object.keys(cluster.workers).length === 0) process.exit(0);
+  });
+  for (let i = 0; i < workers; i++) cluster.fork();
+  process.on('SIGTERM', () => {
+    stopping = true;
+    for (const w of Object.values(cluster.workers)) w.process.kill('SIGTERM');
+    setTimeout(() => process.exit(0), 2000).unref();
+  });
+}
+
+async function worker() {
+  const express = require('express');
+  const session = require('express-session');
+  const passport = require('passport');
+  const { createClient } = require('redis');
+  const { RedisStore } = require('connect-redis');
+
+  const mode = env.MODE || 'default';
+  if (mode !== 'default' && mode !== 'readonly') throw new Error(`MODE ${mode}: want default or readonly`);
+  const users = new Map();
+  for (let i = 0; i < Number(env.USERS || 1000); i++) {
+    users.set(i, { id: i, username: `user${i}`, name: `User ${i}` });
+  }
+  passport.serializeUser((user, done) => done(null, { id: user.id, username: user.username, name: user.name }));
+  passport.deserializeUser((stored, done) => done(null, users.get(stored.id) || false));
+
   const client = createClient({ url: env.REDIS_URL || 'redis://127.0.0.1:6379' });
   client.on('error', (err) => console.error('[http-server.js] redis:', err.message));
   await client.connect();
 
   const app = express();
   app.disable('x-powered-by');
+  app.set('etag', false);
   app.use(
     session({
       name: 'connect.sid',
       secret: env.SECRET,
-      store: new RedisStore({ client, prefix: env.PREFIX || 'sess:' }),
+      store: new RedisStore({ client, prefix: env.PREFIX || 'sess:', disableTouch: mode === 'readonly' }),
       resave: false,
       saveUninitialized: false,
       cookie: { maxAge: 86400000, httpOnly: true, path: '/' },
@@ -46,7 +91,7 @@ passport.deserializeUser((stored, done) => done(null, users.get(stored.id) || fa
   });
 
   const server = app.listen(0, '127.0.0.1', () => {
-    process.stdout.write(`LISTENING http://127.0.0.1:${server.address().port}\n`);
+    if (!cluster.isWorker) process.stdout.write(`LISTENING http://127.0.0.1:${server.address().port}\n`);
   });
   server.keepAliveTimeout = 60000;
   process.on('SIGTERM', () => {
@@ -54,7 +99,4 @@ passport.deserializeUser((stored, done) => done(null, users.get(stored.id) || fa
     server.closeAllConnections();
     client.close().finally(() => process.exit(0));
   });
-})().catch((err) => {
-  console.error(`[http-server.js] ${err && err.stack ? err.stack : err}`);
-  process.exit(1);
-});
+}
