@@ -76,6 +76,7 @@ services-stop:
 ## bench: the Go-vs-Node comparison (bench/, its own module) into
 ## docs/benchmarks.md.
 bench:
+	@bash scripts/ensure-valgrind.sh
 	@cd bench/node && { [ node_modules/.package-lock.json -nt package-lock.json ] || \
 	  npm ci --no-audit --no-fund --loglevel=error; }
 	cd bench && $(GO) run . -sections all -out ../docs/benchmarks.md $(BENCHFLAGS)
@@ -83,6 +84,7 @@ bench:
 ## bench-quick: every section in about a minute, for development: too few
 ## repetitions for verdicts; the report goes to the terminal only.
 bench-quick:
+	@bash scripts/ensure-valgrind.sh
 	@cd bench/node && { [ node_modules/.package-lock.json -nt package-lock.json ] || \
 	  npm ci --no-audit --no-fund --loglevel=error; }
 	cd bench && $(GO) run . -sections all -quick $(BENCHFLAGS)
