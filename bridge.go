@@ -365,20 +365,8 @@ func (b *Bridge) LoadID(ctx context.Context, sid string) (*Session, error) {
 		return nil, fmt.Errorf("%w: %w", ErrStore, err)
 	}
 	rec, err := b.store.Get(ctx, sid)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		return nil, fmt.Errorf("%w: %w", ErrNoSession, ErrNotFound)
-	case err != nil:
-		return nil, fmt.Errorf("%w: %w", ErrStore, err)
-	case rec == nil:
-		return nil, fmt.Errorf("%w: store returned no session and no error", ErrStore)
-	}
-	if err := ctx.Err(); err != nil {
-		// The store answered too late (or ignored ctx while decoding).
-		return nil, fmt.Errorf("%w: %w", ErrStore, err)
-	}
-	if !b.storeExpires && rec.Expired(b.now()) {
-		return nil, fmt.Errorf("%w: %w", ErrNoSession, ErrExpired)
+	if err := b.checkLoaded(ctx, rec, err); err != nil {
+		return nil, err
 	}
 	return &Session{ID: sid, Record: rec}, nil
 }
@@ -665,14 +653,7 @@ func (b *Bridge) Middleware(next http.Handler) http.Handler {
 			r = r.WithContext(NewContext(r.Context(), s))
 		case errors.Is(err, ErrNoSession):
 		default:
-			level, msg := slog.LevelError, "session store failed"
-			if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-				// The client went away during the load: no outage to report.
-				level, msg = slog.LevelDebug, "request canceled during the session load"
-			}
-			b.log.LogAttrs(r.Context(), level, msg,
-				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
-			b.onError(w, r, err)
+			b.storeFailed(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sessionbridge/sessionbridge/internal/backoff"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
@@ -346,6 +347,11 @@ func (b *Bridge) genID(r *http.Request) (string, error) {
 	if sid == "" {
 		return "", errors.New("sessionbridge: GenerateID returned an empty id")
 	}
+	if !utf8.ValidString(sid) {
+		// Its cookie could not be URL-decoded back (by Node or by us): the
+		// client would get a new session on every request.
+		return "", errors.New("sessionbridge: GenerateID returned an id that is not valid UTF-8")
+	}
 	return sid, nil
 }
 
@@ -410,6 +416,29 @@ func (b *Bridge) commit(ctx context.Context, s *Session, st *lifecycle) error {
 // record; fresh is left as read.
 func merge(base, mine, fresh *sessionjson.Session, now func() time.Time) (*sessionjson.Session, error) {
 	out := fresh.Clone()
+	var deleted map[string]bool
+	for _, k := range base.Keys() {
+		if k != "cookie" && !mine.Has(k) {
+			if deleted == nil {
+				deleted = make(map[string]bool)
+			}
+			deleted[k] = true
+		}
+	}
+	if deleted != nil {
+		// Rebuild out without the deleted keys in one pass: a Delete per
+		// key would cost the length of the record each time.
+		out.Clear()
+		for _, k := range fresh.Keys() {
+			if k == "cookie" || deleted[k] {
+				continue
+			}
+			fv, _ := fresh.Raw(k)
+			if err := out.SetRaw(k, fv); err != nil {
+				return nil, fmt.Errorf("sessionbridge: merging %w", err)
+			}
+		}
+	}
 	for _, k := range mine.Keys() {
 		if k == "cookie" {
 			continue
@@ -420,11 +449,6 @@ func merge(base, mine, fresh *sessionjson.Session, now func() time.Time) (*sessi
 		}
 		if err := out.SetRaw(k, mv); err != nil {
 			return nil, fmt.Errorf("sessionbridge: merging %w", err)
-		}
-	}
-	for _, k := range base.Keys() {
-		if k != "cookie" && !mine.Has(k) {
-			_ = out.Delete(k)
 		}
 	}
 	mc, bc := mine.Cookie, base.Cookie
@@ -515,7 +539,7 @@ func (w *lifecycleWriter) Write(p []byte) (int, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	if len(w.pending) > 0 {
+	if len(w.pending) > 0 && len(p) > 0 {
 		// The handler writes past its Content-Length: let net/http say so.
 		if _, err := w.ResponseWriter.Write(w.pending); err != nil {
 			return 0, err

@@ -1855,6 +1855,7 @@ func TestLifecycleHoldsLastByte(t *testing.T) {
 		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 		_, _ = io.WriteString(w, body[:7])
 		_, _ = io.WriteString(w, body[7:])
+		_, _ = w.Write(nil) // an empty write must not release the last byte
 		// Everything the handler gave is pushed to the client now.
 		http.NewResponseController(w).Flush()
 	})))

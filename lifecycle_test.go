@@ -293,3 +293,51 @@ func TestNewRefusesLifecycleOptions(t *testing.T) {
 		}
 	}
 }
+
+// A GenerateID id whose cookie cannot be read back (invalid UTF-8 does not
+// survive decodeURIComponent) is refused, not sent in a cookie that would
+// give the client a new session on every request.
+func TestGenerateIDRefusesUnreadableIDs(t *testing.T) {
+	for _, id := range []string{"", "\xff\xfe"} {
+		b, st, _ := lifecycleBridge(t, sessionbridge.Config{
+			SaveUninitialized: true,
+			GenerateID:        func(*http.Request) (string, error) { return id, nil },
+		})
+		ran := false
+		rec := serve(b.LoadAndSave(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { ran = true })), "")
+		if ran || rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Set-Cookie") != "" {
+			t.Errorf("id %q: handler ran %v, status %d, Set-Cookie %q", id, ran, rec.Code, rec.Header().Get("Set-Cookie"))
+		}
+		if n := st.Len(); n != 0 {
+			t.Errorf("id %q: %d sessions stored", id, n)
+		}
+	}
+}
+
+// A handler that clears a large session while Node changed it merges in
+// one pass: the keys the handler deleted go, Node's new key stays.
+func TestLoadAndSaveMergeClearsLargeSession(t *testing.T) {
+	b, st, _ := lifecycleBridge(t, sessionbridge.Config{})
+	const n = 20000
+	kv := make([]any, 0, 2*n)
+	for i := range n {
+		kv = append(kv, fmt.Sprintf("k%d", i), i)
+	}
+	sid, cookie := seed(t, b, kv...)
+	h := b.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, _ := sessionbridge.FromContext(r.Context())
+		s.Record.Clear()
+		_ = s.Record.Set("mine", true)
+		nodeWrites(t, st, sid, func(rec *sessionjson.Session) { _ = rec.Set("node", 1) })
+	}))
+	start := time.Now()
+	if rec := serve(h, cookie); rec.Code != http.StatusOK {
+		t.Fatalf("status %d", rec.Code)
+	}
+	if got, want := storedData(t, st, sid), `node=1 mine=true`; got != want {
+		t.Errorf("stored %s, want %s", got, want)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("merge of %d deleted keys took %v", n, d)
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/sessionbridge/sessionbridge"
+	"github.com/sessionbridge/sessionbridge/internal/nodetest"
 	pgstore "github.com/sessionbridge/sessionbridge/stores/postgres"
 	redisstore "github.com/sessionbridge/sessionbridge/stores/redis"
 )
@@ -53,7 +54,7 @@ func raceBuild() bool {
 }
 
 // The PostgreSQL anchor is the store's own query, expire condition and
-// size bound included (the audit found the anchor without them).
+// size bound included: without them the anchor would do less than the store.
 func TestPostgresAnchorIsTheStoresQuery(t *testing.T) {
 	f, err := newFixture(3)
 	if err != nil {
@@ -151,7 +152,7 @@ func TestLoadSidesAgainstStores(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !reachable(tc.addr) {
-				t.Skipf("%s not reachable at %s", tc.name, tc.addr)
+				nodetest.Unavailable(t, tc.name+" at "+tc.addr, "bash scripts/services.sh "+tc.name)
 			}
 			sb, err := tc.setup(ctx, cfg, f)
 			if err != nil {
@@ -356,7 +357,7 @@ func TestInstrSidesAgree(t *testing.T) {
 	}
 	script, err := nodeScript(&config{root: root}, "instr.js")
 	if err != nil {
-		t.Skip(err)
+		nodetest.Unavailable(t, fmt.Sprintf("node and bench/node/node_modules (%v)", err), "cd bench/node && npm ci")
 	}
 	delete(spec.Ops, "limit")
 	path, err := writeSpec(t.TempDir(), "node", spec)

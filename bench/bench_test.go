@@ -11,7 +11,6 @@ package main
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"os/exec"
 	"testing"
@@ -65,10 +64,8 @@ func BenchmarkRequestPathMemory(b *testing.B) {
 
 func BenchmarkRequestPathRedis(b *testing.B) {
 	addr := envOr("REDIS_ADDR", "127.0.0.1:6379")
-	if c, err := net.DialTimeout("tcp", addr, time.Second); err != nil {
-		b.Skipf("no Redis at %s (make services)", addr)
-	} else {
-		c.Close()
+	if !reachable(addr) {
+		nodetest.Unavailable(b, "Redis at "+addr, "bash scripts/services.sh redis")
 	}
 	client := redis.NewClient(&redis.Options{Addr: addr})
 	defer client.Close()
@@ -90,10 +87,8 @@ func TestTouchAfterSaves(t *testing.T) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		nodetest.Unavailable(t, "redis-server (on PATH: the test starts its own, to read its INFO alone)", "bash scripts/services.sh redis")
 	}
-	if c, err := net.DialTimeout("tcp", "127.0.0.1:5432", time.Second); err != nil {
+	if !reachable("127.0.0.1:5432") {
 		nodetest.Unavailable(t, "PostgreSQL at 127.0.0.1:5432", "bash scripts/services.sh postgres")
-	} else {
-		c.Close()
 	}
 	t.Cleanup(stopAll)
 	p := touchParams{

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -624,25 +623,9 @@ func groupCPU(p *proc) time.Duration {
 		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
+		if g, t, ok := procStat(e.Name()); ok && g == pgid {
+			ticks += t
 		}
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 || i+2 > len(s) {
-			continue
-		}
-		f := strings.Fields(s[i+2:])
-		if len(f) < 13 {
-			continue
-		}
-		if g, _ := strconv.Atoi(f[2]); g != pgid {
-			continue
-		}
-		u, _ := strconv.ParseInt(f[11], 10, 64)
-		sy, _ := strconv.ParseInt(f[12], 10, 64)
-		ticks += u + sy
 	}
 	return time.Duration(ticks) * time.Second / clockTicks
 }
@@ -664,54 +647,4 @@ func seedRedis(ctx context.Context, cfg *config, f *fixture) (func(), error) {
 		client.Del(context.Background(), prefixed(redisPrefix, f.ids)...)
 		client.Close()
 	}, nil
-}
-
-// pair is a Go server and its Node counterpart on the same Redis and the
-// same seeded sessions, for a side-by-side run.
-type pair struct {
-	f                *fixture
-	goProc, nodeProc *proc
-	goURL, nodeURL   string
-	stops            []func()
-}
-
-func (p *pair) stop() {
-	for i := len(p.stops) - 1; i >= 0; i-- {
-		p.stops[i]()
-	}
-}
-
-// startPair seeds the sessions and starts `bench -serve mode` and
-// bench/node/<script>.
-func startPair(ctx context.Context, cfg *config, mode, script string) (*pair, error) {
-	p := &pair{}
-	var err error
-	if p.f, err = newFixture(cfg.sessions); err != nil {
-		return nil, err
-	}
-	cleanup, err := seedRedis(ctx, cfg, p.f)
-	if err != nil {
-		return nil, err
-	}
-	p.stops = append(p.stops, cleanup)
-	path, err := nodeScript(cfg, script)
-	if err != nil {
-		p.stop()
-		return nil, err
-	}
-	if p.goProc, p.goURL, err = startGoServer(ctx, cfg, "go-"+mode, "-serve", mode); err != nil {
-		p.stop()
-		return nil, err
-	}
-	p.stops = append(p.stops, p.goProc.stop)
-	p.nodeProc, p.nodeURL, err = startServer(ctx, cfg, "node-"+mode, []string{
-		"REDIS_URL=redis://" + cfg.redisAddr, "PREFIX=" + redisPrefix, "SECRET=" + benchSecret, fmt.Sprintf("USERS=%d", cfg.sessions),
-		"NODE_ENV=production",
-	}, "node", path)
-	if err != nil {
-		p.stop()
-		return nil, err
-	}
-	p.stops = append(p.stops, p.nodeProc.stop)
-	return p, nil
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -649,7 +650,7 @@ func benchInstr(ctx context.Context, cfg *config) ([]table, error) {
 			name := fmt.Sprintf("instr-%d", i)
 			if i < 2 {
 				r.side = "go"
-				r.res, counts, r.err = callgrindCount(ctx, cfg, name, append(slicesClone(goChildEnv), benchChildEnv+"="+goPath),
+				r.res, counts, r.err = callgrindCount(ctx, cfg, name, append(slices.Clone(goChildEnv), benchChildEnv+"="+goPath),
 					funcName(instrZero), funcName(instrDump), self)
 			} else {
 				r.side = "node"
@@ -762,8 +763,6 @@ func instrFmt(v float64) string {
 	}
 	return fmt.Sprintf("%.1f", v)
 }
-
-func slicesClone(s []string) []string { return append([]string(nil), s...) }
 
 func valgrindVersion(ctx context.Context) string {
 	out, err := exec.CommandContext(ctx, "valgrind", "--version").Output()

@@ -102,14 +102,6 @@ func (s *loadStats) add(o loadStats) {
 	s.cpu += o.cpu
 }
 
-// perCPU is ops per second of server CPU time (0 if unknown).
-func (s *loadStats) perCPU() float64 {
-	if s.cpu == 0 {
-		return 0
-	}
-	return float64(s.ops) / s.cpu.Seconds()
-}
-
 // cpuPerOp is the server's CPU time per completed op.
 func (s *loadStats) cpuPerOp() string {
 	if s.ops == 0 || s.cpu == 0 {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -192,20 +193,31 @@ func nodeScript(cfg *config, name string) (string, error) {
 // cpu returns the CPU time (user + system, all threads) the process has
 // used so far, from /proc/<pid>/stat; 0 if it cannot be read.
 func (p *proc) cpu() time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+	_, ticks, _ := procStat(strconv.Itoa(p.cmd.Process.Pid))
+	return time.Duration(ticks) * time.Second / clockTicks
+}
+
+// procStat reads /proc/<pid>/stat: the process group and the CPU time
+// (user + system, all threads, in clockTicks); ok false if it cannot.
+func procStat(pid string) (pgrp int, ticks int64, ok bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
 	if err != nil {
-		return 0
+		return 0, 0, false
 	}
 	// Fields after the command name (which may hold spaces) start at state.
 	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	if len(fields) < 13 {
-		return 0
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 > len(s) {
+		return 0, 0, false
 	}
-	var utime, stime int64
-	fmt.Sscan(fields[11], &utime)
-	fmt.Sscan(fields[12], &stime)
-	return time.Duration(utime+stime) * time.Second / clockTicks
+	f := strings.Fields(s[i+2:])
+	if len(f) < 13 {
+		return 0, 0, false
+	}
+	pgrp, _ = strconv.Atoi(f[2])
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	sy, _ := strconv.ParseInt(f[12], 10, 64)
+	return pgrp, u + sy, true
 }
 
 // clockTicks is USER_HZ, 100 on Linux.

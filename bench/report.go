@@ -1,9 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"time"
@@ -74,9 +74,7 @@ func describeMachine(cfg *config) machine {
 			m.memGiB = kb / (1 << 20)
 		}
 	}
-	if out, err := exec.Command("node", "--version").Output(); err == nil {
-		m.nodeVersion = strings.TrimSpace(string(out))
-	}
+	m.nodeVersion = nodeVersion(context.Background())
 	return m
 }
 
@@ -148,21 +146,6 @@ The Go servers the harness starts also serve /debug/pprof/ (their address is in 
 `)
 	fmt.Fprintf(&b, "Total time: %s.\n", r.elapsed.Round(time.Second))
 	return b.String()
-}
-
-// verdict says whether a measured ratio meets a target; higher is better
-// unless lowerIsBetter.
-func verdict(got, target float64, lowerIsBetter bool) string {
-	if lowerIsBetter {
-		if got <= target {
-			return "met"
-		}
-		return "**not met**"
-	}
-	if got >= target {
-		return "met"
-	}
-	return "**not met**"
 }
 
 // si formats a rate with thousands separators.

@@ -185,28 +185,21 @@ func (t sioTurn) clientBound() bool { return t.restBusy >= 0.9 && t.serverBusy <
 func sioMeasure(ctx context.Context, clients *sioClients, server *proc, url string, d time.Duration, auth bool, plan cpuPlan) (sioTurn, error) {
 	var t sioTurn
 	s0, c0 := server.cpu(), clients.cpu()
-	b0, tot0 := cpuTicks(plan.rest)
-	sb0, stot0 := cpuTicks(plan.server)
+	st0 := readCPUStat()
 	start := time.Now()
 	res, err := clients.run(ctx, url, d, auth)
 	if err != nil {
 		return t, err
 	}
 	t.wall = time.Since(start)
-	b1, tot1 := cpuTicks(plan.rest)
-	sb1, stot1 := cpuTicks(plan.server)
-	if stot1 > stot0 {
-		t.serverCoreBusy = float64(sb1-sb0) / float64(stot1-stot0)
-	}
+	st1 := readCPUStat()
+	t.serverCoreBusy, t.restBusy = busyShare(st0, st1, plan.server), busyShare(st0, st1, plan.rest)
 	// Let the server finish closing the last connections before its CPU
 	// time is read (it is idle afterwards, so waiting adds nothing else).
 	time.Sleep(30 * time.Millisecond)
 	t.res = res
 	t.serverCPU, t.clientCPU = server.cpu()-s0, clients.cpu()-c0
 	t.serverBusy = t.serverCPU.Seconds() / t.wall.Seconds() / float64(max(1, len(plan.server)))
-	if tot1 > tot0 {
-		t.restBusy = float64(b1-b0) / float64(tot1-tot0)
-	}
 	return t, t.check(auth)
 }
 
@@ -223,38 +216,6 @@ func (t sioTurn) check(auth bool) error {
 		return fmt.Errorf("no forged cookie was tried (%d handshakes)", res.Attempts)
 	}
 	return nil
-}
-
-// cpuTicks returns the busy and total time of the given CPUs (USER_HZ
-// ticks since boot) from /proc/stat; 0, 0 if it cannot be read.
-func cpuTicks(cpus []int) (busy, total int64) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0
-	}
-	want := map[string]bool{}
-	for _, c := range cpus {
-		want["cpu"+strconv.Itoa(c)] = true
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 || !want[f[0]] {
-			continue
-		}
-		// user nice system idle iowait irq softirq steal (guest times
-		// are already counted in user and nice)
-		var all, idle int64
-		for i, v := range f[1:min(len(f), 9)] {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			all += n
-			if i == 3 || i == 4 {
-				idle += n
-			}
-		}
-		busy += all - idle
-		total += all
-	}
-	return busy, total
 }
 
 // benchSocketIO measures socket.io handshakes on four servers pinned to

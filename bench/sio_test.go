@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"net"
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
@@ -29,10 +28,8 @@ import (
 func sioFixture(t *testing.T, n int) (*config, *fixture) {
 	t.Helper()
 	cfg := &config{root: "..", tmp: t.TempDir(), redisAddr: envOr("REDIS_ADDR", "127.0.0.1:6379")}
-	if c, err := net.DialTimeout("tcp", cfg.redisAddr, time.Second); err != nil {
+	if !reachable(cfg.redisAddr) {
 		nodetest.Unavailable(t, "Redis at "+cfg.redisAddr, "bash scripts/services.sh redis")
-	} else {
-		c.Close()
 	}
 	f, err := newFixture(n)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -82,9 +83,25 @@ func tQuantile975(df int) float64 {
 	return 1.960
 }
 
+// median is the median of xs.
 func median(xs []float64) float64 {
 	_, med, _ := spread(xs)
 	return med
+}
+
+// spread returns the minimum, median and maximum of xs.
+func spread(xs []float64) (lo, med, hi float64) {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n == 0 {
+		return 0, 0, 0
+	}
+	med = s[n/2]
+	if n%2 == 0 {
+		med = (s[n/2-1] + s[n/2]) / 2
+	}
+	return s[0], med, s[n-1]
 }
 
 // String formats the ratio as "4.07× [3.80, 4.36]".

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -351,39 +350,23 @@ func touchThroughput(ctx context.Context, cfg *config, p touchParams, kind strin
 			cpu[side].cpu += servers[side].cpu() - cpu0
 		}
 	}
-	// Ratios average in log space: a turn twice as fast and one half as
-	// fast cancel out.
-	logRatios := make([]float64, p.runs)
-	for k := range logRatios {
-		logRatios[k] = math.Log(rates[1][k] / rates[0][k])
-	}
 	rows := make([][]string, 2)
 	for side := range 2 {
 		m, h := meanCI(rates[side])
 		lo, med, hi := spread(rates[side])
 		vs := "—"
 		if side == 1 {
-			lm, lh := meanCI(logRatios)
-			vs = fmt.Sprintf("%.2f× (95%% CI %.2f–%.2f×)", math.Exp(lm), math.Exp(lm-lh), math.Exp(lm+lh))
+			// Ratios average in log space (pairedRatio): a turn twice as
+			// fast and one half as fast cancel out.
+			r, err := pairedRatio(rates[1], rates[0])
+			if err != nil {
+				return nil, err
+			}
+			vs = fmt.Sprintf("%.2f× (95%% CI %.2f–%.2f×)", r.mean, r.lo, r.hi)
 		}
 		rows[side] = []string{storeName(kind), simDur(afters[side]), fmt.Sprintf("%s ± %s", si(m), si(h)),
 			fmt.Sprintf("%s (%s–%s)", si(med), si(lo), si(hi)), cpu[side].cpuPerOp(), fmt.Sprint(len(rates[side])), vs}
 		logf("%s TouchAfter %s: %s ± %s req/s", kind, simDur(afters[side]), si(m), si(h))
 	}
 	return rows, nil
-}
-
-// spread returns the minimum, median and maximum of xs.
-func spread(xs []float64) (lo, med, hi float64) {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	n := len(s)
-	if n == 0 {
-		return 0, 0, 0
-	}
-	med = s[n/2]
-	if n%2 == 0 {
-		med = (s[n/2-1] + s[n/2]) / 2
-	}
-	return s[0], med, s[n-1]
 }

@@ -53,7 +53,7 @@ func latin1Name(name string) (key string, ok bool) {
 	}
 	b := make([]byte, 0, len(name))
 	for _, r := range name {
-		if r > 0xFF || r == utf8.RuneError {
+		if r > 0xFF { // invalid UTF-8 too: it decodes as U+FFFD
 			return "", false
 		}
 		b = append(b, byte(r))

@@ -220,6 +220,10 @@ func orderedPassport(s *sessionjson.Session, pass map[string]json.RawMessage) js
 // elsewhere Logout saves it, and the caller sends its cookie with
 // Bridge.WriteCookie.
 func Logout(ctx context.Context, b *sessionbridge.Bridge, s *sessionbridge.Session, opts Options) (*sessionbridge.Session, error) {
+	if s == nil {
+		// passport's req.logout fails the same way without a session.
+		return nil, fmt.Errorf("%w: no session to log out of", ErrNotLoggedIn)
+	}
 	if p, ok := s.Record.Raw(Key); ok && len(p) > 0 && p[0] == '{' {
 		pass := map[string]json.RawMessage{}
 		_ = json.Unmarshal(p, &pass)

@@ -253,6 +253,9 @@ func TestGoLoginIsNodeLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if n != withData {
+		t.Fatal("logout must change the session in place")
+	}
 	if me := app.Me(b.Signer().CookieValue(loggedInID)); me.LoggedIn {
 		t.Fatal("old cookie still logged in after Go logout")
 	}
@@ -277,4 +280,16 @@ func TestGoLoginIsNodeLogin(t *testing.T) {
 		t.Fatalf("after logout Node leaves keys %v, Go %v", ns.Record.Keys(), n.Record.Keys())
 	}
 	t.Logf("Go login/logout match passport: regenerate, drop data, Node sees the user; after logout both leave %v", n.Record.Keys())
+}
+
+// Logout without a session fails as passport's req.logout does, with an
+// error wrapping ErrNotLoggedIn, instead of panicking.
+func TestLogoutWithoutSession(t *testing.T) {
+	b, err := sessionbridge.New(sessionbridge.Config{Secrets: []string{"s"}, Store: sessionbridge.NewMemoryStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := passportuser.Logout(context.Background(), b, nil, passportuser.Options{}); s != nil || !errors.Is(err, passportuser.ErrNotLoggedIn) {
+		t.Fatalf("Logout(nil) = %v, %v", s, err)
+	}
 }

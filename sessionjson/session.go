@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/bits"
 	"slices"
 	"sort"
@@ -685,11 +686,6 @@ func (s *Session) Clone() *Session {
 	c.Cookie = s.Cookie.clone()
 	c.orig = s.orig.clone()
 	c.members = slices.Clone(s.members)
-	if s.index != nil {
-		c.index = make(map[string]int, len(s.index))
-		for k, v := range s.index {
-			c.index[k] = v
-		}
-	}
+	c.index = maps.Clone(s.index) // nil stays nil
 	return &c
 }

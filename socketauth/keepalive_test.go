@@ -298,11 +298,12 @@ func TestKeepAliveOutageDisconnectsNobody(t *testing.T) {
 }
 
 // TestKeepAliveEndsWithItsConnections: a keep-alive in flight when its
-// session's last connection goes (untracked, or revoked) is cancelled at
+// session's last connection goes (untracked, revoked, or revoked because
+// a connection of another user of the session is tracked) is cancelled at
 // once (not left to its timeout, here an hour), logs nothing, and leaves no
 // goroutine behind.
 func TestKeepAliveEndsWithItsConnections(t *testing.T) {
-	for _, how := range []string{"untracked", "revoked"} {
+	for _, how := range []string{"untracked", "revoked", "user changed"} {
 		t.Run(how, func(t *testing.T) {
 			f := setup(t)
 			k := newKeeper(f.bridge)
@@ -315,11 +316,15 @@ func TestKeepAliveEndsWithItsConnections(t *testing.T) {
 			before := goleak.IgnoreCurrent() // the fixture's own goroutines
 			tr.Activity(f.user.ID)
 			<-k.started
-			if how == "untracked" {
+			switch how {
+			case "untracked":
 				untrack[0]()
 				untrack[1]()
-			} else {
+			case "revoked":
 				tr.Revoke(f.user.ID, socketauth.ReasonLoggedOut)
+			default:
+				other := &socketauth.Auth{Session: &sessionbridge.Session{ID: f.user.ID}, StoredUser: []byte(`"someone else"`), LoggedIn: true}
+				defer tr.Track(other, func(string) {})()
 			}
 			done := make(chan struct{})
 			go func() { socketauth.WaitKeepAlives(tr); close(done) }()

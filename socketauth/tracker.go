@@ -120,8 +120,10 @@ func (t *Tracker) Track(auth *Auth, revoke func(reason string)) (untrack func())
 	var stale *tracked
 	if s != nil && !sameUser(auth.StoredUser, []byte(s.user)) {
 		// Another user now holds this session: the connections tracked
-		// under the old user are revoked, the new one starts afresh.
+		// under the old user are revoked (their keep-alive cancelled),
+		// the new one starts afresh.
 		stale, s = s, nil
+		stale.stopKeeping()
 	}
 	if s == nil {
 		s = &tracked{user: string(auth.StoredUser), conns: map[uint64]func(string){}}

@@ -49,16 +49,20 @@ func (k *kindOptions) names() string {
 }
 
 // lookup removes name (in any case when fold) from q and returns the
-// spelling found and its last value. Two spellings of one name (ttl= and
-// TTL=) are an error: which one won would depend on map order.
+// spelling found and its value. Two spellings of one name (ttl= and TTL=)
+// are an error, as which one won would depend on map order; so is one
+// spelling given twice (ttl=1&ttl=2), as an alias and its name are.
 func (q query) lookup(name string, fold bool) (key, value string, ok bool, err error) {
 	if !fold {
 		vs, found := q.v[name]
 		if !found {
 			return "", "", false, nil
 		}
+		if len(vs) > 1 {
+			return "", "", false, badf("%s is given %d times: give it once", name, len(vs))
+		}
 		delete(q.v, name)
-		return name, vs[len(vs)-1], true, nil
+		return name, vs[0], true, nil
 	}
 	for k, vs := range q.v {
 		if !strings.EqualFold(k, name) {
@@ -67,7 +71,10 @@ func (q query) lookup(name string, fold bool) (key, value string, ok bool, err e
 		if ok {
 			return "", "", false, badf("%s is given in two spellings", name)
 		}
-		key, value, ok = k, vs[len(vs)-1], true
+		if len(vs) > 1 {
+			return "", "", false, badf("%s is given %d times: give it once", k, len(vs))
+		}
+		key, value, ok = k, vs[0], true
 		delete(q.v, k)
 	}
 	return key, value, ok, nil

@@ -192,6 +192,25 @@ func TestOptionAliases(t *testing.T) {
 			t.Errorf("%s: %v, want an ambiguity error", u, err)
 		}
 	}
+	// One store option given twice is ambiguous too; a driver option may
+	// repeat (the driver decides).
+	for _, u := range []string{
+		"redis://h?ttl=1&ttl=2",
+		"redis://h?prefix=a:&prefix=a:",
+		"postgres://u@h/db?tableName=a&tableName=b",
+		"postgres://u@h/db?table=a&table=b",
+		"mongodb://h/db?collection=a&collection=b",
+		"mongodb://h/db?TTL=1&TTL=1",
+		"memcached://h?timeout=1&timeout=2",
+		"file:d?touchAfter=1&touchAfter=2",
+	} {
+		if _, err := storeurl.Parse(u); !errors.Is(err, storeurl.ErrBadURL) || !strings.Contains(err.Error(), "is given 2 times") {
+			t.Errorf("%s: %v, want a repetition error", u, err)
+		}
+	}
+	if _, err := storeurl.Parse("redis://h?ttl=60&dial_timeout=1s&dial_timeout=2s"); err != nil {
+		t.Errorf("a repeated driver option: %v", err)
+	}
 	// Two spellings of one MongoDB option are ambiguous too.
 	for _, u := range []string{"mongodb://h/db?touchAfter=1&TOUCHAFTER=2", "mongodb://h/db?dbName=a&dbname=b"} {
 		if _, err := storeurl.Parse(u); !errors.Is(err, storeurl.ErrBadURL) || !strings.Contains(err.Error(), "two spellings") {

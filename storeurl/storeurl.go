@@ -72,7 +72,8 @@
 // unchanged session whose expiry was set less than touchAfter ago.
 //
 // The short names table, schema and collection stay aliases of tableName,
-// schemaName and collectionName; giving both is an error. Option names are
+// schemaName and collectionName; giving both, or one option twice
+// (ttl=1&ttl=2), is an error. Option names are
 // case-sensitive, as in Node: a store option written in another case
 // (disablettl, TableName) is refused with the right spelling, never passed
 // to the driver. MongoDB URLs are the exception: there every option name,

@@ -220,7 +220,7 @@ parentheses; durations in seconds or as 24h; booleans true or false):
                       whose expiry the store set less than this long ago
 
 Option names are case-sensitive except in MongoDB URLs, whose options are all
-case-insensitive; giving an option and its alias is an error. Options the Go
+case-insensitive; giving an option twice, or with its alias, is an error. Options the Go
 stores do not implement (crypto, secret, serializer, autoRemove=interval,
 ...) are refused, never ignored. For memcached, ttl is the lifetime of every
 session; elsewhere it is the lifetime of browser-session cookies.

@@ -4,18 +4,29 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 )
 
 func TestWaitHonoursContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	// At attempt 40 the wait is capped at 10 ms, and a done ctx ends it.
 	for _, attempt := range []int{1, 5, 40} {
-		if err := Wait(ctx, attempt); err != nil && !errors.Is(err, context.Canceled) {
-			t.Fatalf("attempt %d: %v", attempt, err)
+		if err := Wait(ctx, attempt); !errors.Is(err, context.Canceled) {
+			t.Fatalf("attempt %d with a canceled context: %v, want context.Canceled", attempt, err)
 		}
 	}
-	if err := Wait(context.Background(), 40); err != nil {
-		t.Fatal(err)
+}
+
+// TestWaitCapped: uncapped, attempt 40 would wait up to 250 µs * 2^15
+// (about 8 s); the cap is 10 ms.
+func TestWaitCapped(t *testing.T) {
+	start := time.Now()
+	for range 5 {
+		if err := Wait(context.Background(), 40); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("5 waits at attempt 40 took %v, want at most about 50 ms", d)
 	}
 }

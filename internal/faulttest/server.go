@@ -261,10 +261,14 @@ func (s *Server) Freeze() {
 	if !s.running || s.frozen {
 		s.tb.Fatalf("faulttest: freeze %s: running %v, frozen %v", s.Name, s.running, s.frozen)
 	}
-	pids := s.signal(syscall.SIGSTOP)
 	s.frozen = true
-	if err := awaitStopped(pids, true, stateTimeout); err != nil {
-		s.tb.Fatalf("faulttest: freeze %s: %v", s.Name, err)
+	// Twice: a child forked between the first listing of the tree and
+	// its parent's stop (a PostgreSQL backend for a new connection) was
+	// not signalled; the second listing, of stopped parents, has it.
+	for range 2 {
+		if err := awaitStopped(s.signal(syscall.SIGSTOP), true, stateTimeout); err != nil {
+			s.tb.Fatalf("faulttest: freeze %s: %v", s.Name, err)
+		}
 	}
 }
 
@@ -339,16 +343,29 @@ func awaitStopped(pids []int, stopped bool, timeout time.Duration) error {
 // procState returns the state letter of /proc/<pid>/stat (R, S, D, T, Z,
 // ...); false when the process no longer exists.
 func procState(pid int) (byte, bool) {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	st, _, ok := procStat(strconv.Itoa(pid))
+	return st, ok
+}
+
+// procStat returns the state letter and the parent pid of
+// /proc/<pid>/stat; false when the process no longer exists.
+func procStat(pid string) (state byte, ppid int, ok bool) {
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
-	// pid (comm) state ...: comm may hold spaces and ')', so cut at the last ')'.
+	// pid (comm) state ppid ...: comm may hold spaces and ')', so cut at
+	// the last ')'.
 	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return 0, false
+	if i < 0 {
+		return 0, 0, false
 	}
-	return b[i+2], true
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 || len(f[0]) != 1 {
+		return 0, 0, false
+	}
+	ppid, err = strconv.Atoi(f[1])
+	return f[0][0], ppid, err == nil
 }
 
 // processTree returns pid and its descendants, parents first.
@@ -360,20 +377,7 @@ func processTree(root int) []int {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces, so cut at the last ')'.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
-			continue
-		}
-		if ppid, err := strconv.Atoi(f[1]); err == nil {
+		if _, ppid, ok := procStat(e.Name()); ok {
 			children[ppid] = append(children[ppid], pid)
 		}
 	}

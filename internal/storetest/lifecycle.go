@@ -212,20 +212,30 @@ func concurrentChanges(t *testing.T, start Start, policy sessionbridge.ConflictP
 
 // rollingCookie: with rolling on both sides, an unchanged session gets the
 // same Set-Cookie from Go as from Node (Expires to within the seconds the
-// two requests are apart).
+// two requests are apart), and Go's Expires is rolled from Go's request:
+// the Go request comes a pause after the login, so an Expires carried
+// over from the stored cookie fails the check.
 func rollingCookie(t *testing.T, start Start) {
+	const pause = 1500 * time.Millisecond // more than Expires' one-second resolution
 	app, store := start(t, map[string]string{"MAX_AGE_MS": "3600000", "ROLLING": "1"})
 	g := startGo(t, store, time.Hour, sessionbridge.Config{Rolling: true})
 	cookie := app.Login("alice", "secret")
 	_, _, fromNode := send(t, "GET", app.URL+"/me", "connect.sid="+cookie)
+	time.Sleep(pause)
+	before := time.Now()
 	_, _, fromGo := g.do(t, "GET", "/me", cookie)
+	after := time.Now()
 	if len(fromNode) != 1 || len(fromGo) != 1 {
 		t.Fatalf("Set-Cookie from Node %q, from Go %q: want one each", fromNode, fromGo)
 	}
 	n, nodeExp := splitExpires(t, fromNode[0])
 	o, goExp := splitExpires(t, fromGo[0])
-	if n != o || goExp.Sub(nodeExp).Abs() > 2*time.Second {
+	if n != o || goExp.Sub(nodeExp).Abs() > pause+2*time.Second {
 		t.Fatalf("rolling Set-Cookie differs:\nNode %s\nGo   %s", fromNode[0], fromGo[0])
+	}
+	// Expires is written in whole seconds, truncated.
+	if lo, hi := before.Add(time.Hour-time.Second), after.Add(time.Hour); goExp.Before(lo) || goExp.After(hi) {
+		t.Fatalf("Go's rolling Expires %v is not its request time plus maxAge (%v..%v): not rolled", goExp, lo, hi)
 	}
 }
 

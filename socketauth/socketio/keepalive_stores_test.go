@@ -33,11 +33,12 @@ type backend struct {
 	// maxAge is the session lifetime the keep-alive test gives Node's
 	// sessions. Stores that keep expiries in whole seconds need more than
 	// the others: connect-memcached's lifetime is the seconds left until
-	// cookie.expires, truncated (2 for a 2.5 s maxAge, written at once),
+	// cookie.expires, truncated (3 for a 4 s maxAge, written at once),
 	// and memcached's clock moves by whole seconds, so such an item lives
-	// at least 1 s after each write, four KeepAlives; with a 2 s maxAge
-	// the lifetime would be 1 s, and the item could go at the next tick
-	// of memcached's clock, right after a write. connect-redis and
+	// at least 2 s after each write, eight KeepAlives: room for a loaded
+	// machine to delay one. With a 2 s maxAge the lifetime would be 1 s,
+	// and the item could go at the next tick of memcached's clock, right
+	// after a write. connect-redis and
 	// connect-pg-simple round expiries up, so 2 s is enough there, and
 	// for the stores that keep milliseconds.
 	maxAge time.Duration
@@ -66,7 +67,7 @@ var backends = []backend{
 	{name: "redis-cluster", maxAge: 2 * time.Second, start: startRedisCluster},
 	{name: "postgres", maxAge: 2 * time.Second, start: startPostgres},
 	{name: "mongo", maxAge: 2 * time.Second, start: startMongo},
-	{name: "memcached", maxAge: 2500 * time.Millisecond, start: startMemcached},
+	{name: "memcached", maxAge: 4 * time.Second, start: startMemcached},
 	{name: "file", maxAge: 2 * time.Second, start: startFile},
 }
 

@@ -16,31 +16,8 @@ import (
 	"github.com/sessionbridge/sessionbridge/internal/nodetest"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 	filestore "github.com/sessionbridge/sessionbridge/stores/file"
+	"github.com/sessionbridge/sessionbridge/stores/internal/condtest"
 )
-
-func member(s *sessionjson.Session, key string) string {
-	raw, _ := s.Raw(key)
-	return string(raw)
-}
-
-func getVersion(t *testing.T, st *filestore.Store, id string) (*sessionjson.Session, sessionbridge.Version) {
-	t.Helper()
-	s, v, err := st.GetVersion(context.Background(), id)
-	if err != nil {
-		t.Fatalf("GetVersion: %v", err)
-	}
-	if v.Tag == "" {
-		t.Fatal("GetVersion returned an empty Tag")
-	}
-	return s, v
-}
-
-func wantConflict(t *testing.T, err error, when string) {
-	t.Helper()
-	if !errors.Is(err, sessionbridge.ErrConflict) {
-		t.Fatalf("SetIf %s: %v, want an error wrapping ErrConflict", when, err)
-	}
-}
 
 // onlySessions fails if dir holds anything but the files of the given ids
 // (no lock or temporary file left behind).
@@ -55,9 +32,12 @@ func onlySessions(t *testing.T, st *filestore.Store, dir string, ids ...string) 
 	}
 }
 
-// TestSetIf: a SetIf on the file read writes exactly what Set writes and
-// returns its Version; one with a stale Version, an empty Tag, after another
-// Set or after a Destroy conflicts and changes nothing.
+// TestSetIf: a SetIf on the file read writes exactly what Set writes (with
+// __lastAccess) and returns its Version; one after a Destroy leaves no file
+// behind; one of an expired session removes the file only if it is
+// unchanged. sessionbridgetest's Conditional checks cover a stale Version
+// (Stale, Chain), an empty Tag (EmptyTag) and the Version SetIf returns
+// (Chain).
 func TestSetIf(t *testing.T) {
 	dir := t.TempDir()
 	now := time.UnixMilli(1795000000123).UTC()
@@ -68,7 +48,7 @@ func TestSetIf(t *testing.T) {
 	if err := st.Set(ctx, sid, s); err != nil {
 		t.Fatal(err)
 	}
-	g, v := getVersion(t, st, sid)
+	g, v := condtest.GetVersion(t, st, sid)
 	if !v.Touched.Equal(now) {
 		t.Fatalf("Touched %v, want the __lastAccess %v", v.Touched, now)
 	}
@@ -85,66 +65,43 @@ func TestSetIf(t *testing.T) {
 	if b, _ := g.Encode(); string(b) != want {
 		t.Fatalf("SetIf did not set __lastAccess in the session as Set does: %s", b)
 	}
-	_, again := getVersion(t, st, sid)
+	_, again := condtest.GetVersion(t, st, sid)
 	if nv.Tag != again.Tag || !nv.Touched.Equal(again.Touched) || !nv.Touched.Equal(now) {
 		t.Fatalf("SetIf returned %+v, GetVersion then %+v; want equal, Touched %v", nv, again, now)
 	}
 
+	// A Destroy in between: the file is not created again, no lock or
+	// temporary file is left, and the caller's session is unchanged.
 	stale := sessionjson.New(sessionjson.NewCookie(now, time.Hour))
 	_ = stale.Set("stale", true)
 	staleBytes, _ := stale.Encode()
-	_, err = st.SetIf(ctx, sid, stale, v)
-	wantConflict(t, err, "with the Version of an overwritten file")
-	_, err = st.SetIf(ctx, sid, stale, sessionbridge.Version{})
-	wantConflict(t, err, "with an empty Tag")
-	if got := readFile(t, st, sid); got != want {
-		t.Fatalf("a conflicting SetIf changed the file: %s", got)
-	}
-	if b, _ := stale.Encode(); string(b) != string(staleBytes) {
-		t.Fatal("a conflicting SetIf changed the caller's session")
-	}
-	// The Version SetIf returned is good for the next SetIf.
-	now = now.Add(time.Minute)
-	if _, err := st.SetIf(ctx, sid, g, nv); err != nil {
-		t.Fatalf("SetIf with the Version the last SetIf returned: %v", err)
-	}
-
-	// Another Set in between.
-	_, v = getVersion(t, st, sid)
 	other := sessionjson.New(sessionjson.NewCookie(now, time.Hour))
 	_ = other.Set("other", "writer")
-	if err := st.Set(ctx, sid, other); err != nil {
-		t.Fatal(err)
-	}
-	_, err = st.SetIf(ctx, sid, stale, v)
-	wantConflict(t, err, "after another Set")
-	if got, _ := st.Get(ctx, sid); member(got, "other") != `"writer"` || got.Has("stale") {
-		t.Fatalf("after the conflicting SetIf the record is %v", got)
-	}
-
-	// A Destroy in between: the file is not created again.
-	_, v = getVersion(t, st, sid)
+	_, v = condtest.GetVersion(t, st, sid)
 	if err := st.Destroy(ctx, sid); err != nil {
 		t.Fatal(err)
 	}
 	_, err = st.SetIf(ctx, sid, stale, v)
-	wantConflict(t, err, "after a Destroy")
+	condtest.WantConflict(t, err, "after a Destroy")
 	onlySessions(t, st, dir)
+	if b, _ := stale.Encode(); string(b) != string(staleBytes) {
+		t.Fatal("a conflicting SetIf changed the caller's session")
+	}
 
 	// An expired session: SetIf removes the file, only if it is unchanged.
 	if err := st.Set(ctx, sid, other); err != nil {
 		t.Fatal(err)
 	}
 	old := sessionjson.New(sessionjson.NewCookie(now.Add(-2*time.Hour), time.Hour))
-	_, v = getVersion(t, st, sid)
+	_, v = condtest.GetVersion(t, st, sid)
 	now = now.Add(time.Second)
 	if err := st.Set(ctx, sid, other); err != nil {
 		t.Fatal(err)
 	}
 	_, err = st.SetIf(ctx, sid, old, v)
-	wantConflict(t, err, "of an expired session after another Set")
+	condtest.WantConflict(t, err, "of an expired session after another Set")
 	onlySessions(t, st, dir, sid)
-	_, v = getVersion(t, st, sid)
+	_, v = condtest.GetVersion(t, st, sid)
 	if nv, err := st.SetIf(ctx, sid, old, v); err != nil || nv != (sessionbridge.Version{}) {
 		t.Fatalf("SetIf of an expired session: %+v, %v", nv, err)
 	}
@@ -166,11 +123,11 @@ func TestTouched(t *testing.T) {
 	if err := st.Touch(ctx, sid, s); err != nil {
 		t.Fatal(err)
 	}
-	if _, v := getVersion(t, st, sid); !v.Touched.Equal(now) {
+	if _, v := condtest.GetVersion(t, st, sid); !v.Touched.Equal(now) {
 		t.Fatalf("after Touch: Touched %v, want %v", v.Touched, now)
 	}
 	writeFile(t, st, sid, `{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"__lastAccess":1795000300000}`)
-	if _, v := getVersion(t, st, sid); !v.Touched.Equal(time.UnixMilli(1795000300000)) {
+	if _, v := condtest.GetVersion(t, st, sid); !v.Touched.Equal(time.UnixMilli(1795000300000)) {
 		t.Fatalf("Node's file: Touched %v", v.Touched)
 	}
 }
@@ -186,16 +143,16 @@ func TestConditionalNode(t *testing.T) {
 	cookie := app.Login("alice", "secret")
 	id := app.Me(cookie).Sid
 
-	s, v := getVersion(t, st, id)
+	s, v := condtest.GetVersion(t, st, id)
 	app.SetData(cookie, map[string]any{"fromNode": 1})
 	_ = s.Set("fromGo", 1)
 	_, err := st.SetIf(ctx, id, s, v)
-	wantConflict(t, err, "after Node's write")
+	condtest.WantConflict(t, err, "after Node's write")
 	if me := app.Me(cookie); !strings.Contains(string(me.Session), `"fromNode":1`) || strings.Contains(string(me.Session), "fromGo") {
 		t.Fatalf("Node's session after Go's conflicting SetIf: %s", me.Session)
 	}
 
-	s, v = getVersion(t, st, id)
+	s, v = condtest.GetVersion(t, st, id)
 	_ = s.Set("fromGo", 1)
 	if _, err := st.SetIf(ctx, id, s, v); err != nil {
 		t.Fatalf("SetIf after re-reading: %v", err)
@@ -213,8 +170,8 @@ func TestConditionalNode(t *testing.T) {
 	if err := st.Touch(ctx, id, g); err != nil {
 		t.Fatalf("Touch: %v", err)
 	}
-	got, v := getVersion(t, st, id)
-	if member(got, "fromNode") != "2" || got.Has("fromGo") || !got.Cookie.Equal(g.Cookie) {
+	got, v := condtest.GetVersion(t, st, id)
+	if condtest.Member(got, "fromNode") != "2" || got.Has("fromGo") || !got.Cookie.Equal(g.Cookie) {
 		t.Fatalf("after Go's Touch the record is %v; want Node's data with Go's cookie", got)
 	}
 	if d := time.Since(v.Touched); d < 0 || d > time.Minute {
@@ -225,30 +182,6 @@ func TestConditionalNode(t *testing.T) {
 	}
 	onlySessions(t, st, dir, id)
 	t.Log("Node wrote between Go's read and write: SetIf conflicted, Touch kept Node's data; Node reads both")
-}
-
-// TestTouchNotStale: a Touch after another Set keeps that Set's data, and
-// Touch never writes the caller's data.
-func TestTouchNotStale(t *testing.T) {
-	st := store(t, filestore.Options{})
-	ctx := context.Background()
-	s := sessionjson.New(sessionjson.NewCookie(time.Now(), time.Hour))
-	_ = s.Set("n", 1)
-	if err := st.Set(ctx, sid, s); err != nil {
-		t.Fatal(err)
-	}
-	g, _ := getVersion(t, st, sid)
-	_ = g.Set("mine", "stale copy")
-	_ = s.Set("n", 2)
-	if err := st.Set(ctx, sid, s); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Touch(ctx, sid, g); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := st.Get(ctx, sid); member(got, "n") != "2" || got.Has("mine") {
-		t.Fatalf("Touch wrote the caller's copy: %v", got)
-	}
 }
 
 // rmw increments key in the session rounds times with GetVersion and
@@ -340,7 +273,7 @@ func TestCrossProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, key := range []string{"parent", "child0", "child1"} {
-		if got := member(s, key); got != strconv.Itoa(rounds) {
+		if got := condtest.Member(s, key); got != strconv.Itoa(rounds) {
 			t.Fatalf("%s is %s, want %d", key, got, rounds)
 		}
 	}
@@ -435,7 +368,7 @@ func TestLockFiles(t *testing.T) {
 	if err := os.WriteFile(st.LockPath(sid), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, v := getVersion(t, st, sid)
+	s, v := condtest.GetVersion(t, st, sid)
 	if _, err := st.SetIf(ctx, sid, s, v); err != nil {
 		t.Fatal(err)
 	}

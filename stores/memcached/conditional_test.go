@@ -21,37 +21,16 @@ import (
 	"github.com/sessionbridge/sessionbridge/internal/nodetest"
 	"github.com/sessionbridge/sessionbridge/internal/storetest"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
+	"github.com/sessionbridge/sessionbridge/stores/internal/condtest"
 	memcachedstore "github.com/sessionbridge/sessionbridge/stores/memcached"
 )
 
-// member returns the raw JSON of key in s, "" when absent.
-func member(s *sessionjson.Session, key string) string {
-	raw, _ := s.Raw(key)
-	return string(raw)
-}
-
-func getVersion(t *testing.T, st *memcachedstore.Store, sid string) (*sessionjson.Session, sessionbridge.Version) {
-	t.Helper()
-	s, v, err := st.GetVersion(context.Background(), sid)
-	if err != nil {
-		t.Fatalf("GetVersion: %v", err)
-	}
-	if v.Tag == "" {
-		t.Fatal("GetVersion returned an empty Tag")
-	}
-	return s, v
-}
-
-func wantConflict(t *testing.T, err error, when string) {
-	t.Helper()
-	if !errors.Is(err, sessionbridge.ErrConflict) {
-		t.Fatalf("SetIf %s: %v, want an error wrapping ErrConflict", when, err)
-	}
-}
-
 // TestSetIf: a SetIf on the record read succeeds and writes what Set
-// writes; one with a stale Version, an empty or foreign Tag, after another
-// Set or after a Destroy conflicts and changes nothing.
+// writes (flags, exptime) and returns an empty Tag; one with a Tag that is
+// not a CAS id conflicts and changes nothing. sessionbridgetest's
+// Conditional checks cover a stale Version, another Set or a Destroy in
+// between (Stale, Destroyed), an empty Tag (EmptyTag) and the empty Tag
+// SetIf returns (Chain).
 func TestSetIf(t *testing.T) {
 	p := prefix(t)
 	st := memcachedstore.New(client(t), memcachedstore.Options{Prefix: p})
@@ -59,7 +38,7 @@ func TestSetIf(t *testing.T) {
 	if err := st.Set(ctx, "sid", newSession(t, time.Now(), time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	s, v := getVersion(t, st, "sid")
+	s, v := condtest.GetVersion(t, st, "sid")
 	_ = s.Set("cart", []int{1, 2})
 	nv, err := st.SetIf(ctx, "sid", s, v)
 	if err != nil {
@@ -77,43 +56,15 @@ func TestSetIf(t *testing.T) {
 		t.Fatalf("SetIf exptime: %ds left, want about 3600", secs)
 	}
 
-	// The Version read before that write is stale now.
+	// Tags that are not a CAS id match nothing.
 	stale := newSession(t, time.Now(), time.Hour)
 	_ = stale.Set("stale", true)
-	_, err = st.SetIf(ctx, "sid", stale, v)
-	wantConflict(t, err, "with the Version of an overwritten record")
-	_, err = st.SetIf(ctx, "sid", stale, nv)
-	wantConflict(t, err, "with the empty Tag SetIf returned")
-	for _, tag := range []string{"", "x", "-1", "1e3", "18446744073709551616"} {
+	for _, tag := range []string{"x", "-1", "1e3", "18446744073709551616"} {
 		_, err = st.SetIf(ctx, "sid", stale, sessionbridge.Version{Tag: tag})
-		wantConflict(t, err, fmt.Sprintf("with Tag %q", tag))
+		condtest.WantConflict(t, err, fmt.Sprintf("with Tag %q", tag))
 	}
 	if _, value, _ := rawGet(t, p+"sid"); string(value) != string(want) {
 		t.Fatalf("a conflicting SetIf changed the item: %s", value)
-	}
-
-	// Another Set in between.
-	_, v = getVersion(t, st, "sid")
-	other := newSession(t, time.Now(), time.Hour)
-	_ = other.Set("other", "writer")
-	if err := st.Set(ctx, "sid", other); err != nil {
-		t.Fatal(err)
-	}
-	_, err = st.SetIf(ctx, "sid", stale, v)
-	wantConflict(t, err, "after another Set")
-	if got, _ := st.Get(ctx, "sid"); member(got, "other") != `"writer"` || got.Has("stale") {
-		t.Fatalf("after the conflicting SetIf the record is %v", got)
-	}
-
-	// A Destroy in between: the session is not created again.
-	_, v = getVersion(t, st, "sid")
-	if err := st.Destroy(ctx, "sid"); err != nil {
-		t.Fatal(err)
-	}
-	_, err = st.SetIf(ctx, "sid", stale, v)
-	wantConflict(t, err, "after a Destroy")
-	if _, _, ok := rawGet(t, p+"sid"); ok {
-		t.Fatal("SetIf after a Destroy created the session again")
 	}
 }
 
@@ -127,16 +78,16 @@ func TestSetIfExpired(t *testing.T) {
 		t.Fatal(err)
 	}
 	old := newSession(t, time.Now().Add(-2*time.Hour), time.Hour)
-	_, v := getVersion(t, st, "sid")
+	_, v := condtest.GetVersion(t, st, "sid")
 	if err := st.Set(ctx, "sid", newSession(t, time.Now(), time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	_, err := st.SetIf(ctx, "sid", old, v)
-	wantConflict(t, err, "of an expired session after another Set")
+	condtest.WantConflict(t, err, "of an expired session after another Set")
 	if _, _, ok := rawGet(t, p+"sid"); !ok {
 		t.Fatal("a conflicting SetIf of an expired session removed the newer item")
 	}
-	_, v = getVersion(t, st, "sid")
+	_, v = condtest.GetVersion(t, st, "sid")
 	nv, err := st.SetIf(ctx, "sid", old, v)
 	if err != nil || nv != (sessionbridge.Version{}) {
 		t.Fatalf("SetIf of an expired session: %+v, %v", nv, err)
@@ -157,17 +108,17 @@ func TestConditionalNode(t *testing.T) {
 	cookie := app.Login("alice", "secret")
 	sid := app.Me(cookie).Sid
 
-	s, v := getVersion(t, st, sid)
+	s, v := condtest.GetVersion(t, st, sid)
 	app.SetData(cookie, map[string]any{"fromNode": 1})
 	_ = s.Set("fromGo", 1)
 	_, err := st.SetIf(ctx, sid, s, v)
-	wantConflict(t, err, "after Node's write")
+	condtest.WantConflict(t, err, "after Node's write")
 	if me := app.Me(cookie); !strings.Contains(string(me.Session), `"fromNode":1`) || strings.Contains(string(me.Session), "fromGo") {
 		t.Fatalf("Node's session after Go's conflicting SetIf: %s", me.Session)
 	}
 
 	// Re-read, apply, write: Node sees both.
-	s, v = getVersion(t, st, sid)
+	s, v = condtest.GetVersion(t, st, sid)
 	_ = s.Set("fromGo", 1)
 	if _, err := st.SetIf(ctx, sid, s, v); err != nil {
 		t.Fatalf("SetIf after re-reading: %v", err)
@@ -191,7 +142,7 @@ func TestConditionalNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if member(got, "fromNode") != "2" || got.Has("fromGo") || !got.Cookie.Equal(g.Cookie) {
+	if condtest.Member(got, "fromNode") != "2" || got.Has("fromGo") || !got.Cookie.Equal(g.Cookie) {
 		t.Fatalf("after Go's Touch the record is %v; want Node's data with Go's cookie", got)
 	}
 	if secs, _ := ttl(t, st.Key(sid)); secs < 3657 || secs > 3660 {
@@ -282,7 +233,7 @@ func TestTouched(t *testing.T) {
 	if err := st.Set(ctx, "sid", newSession(t, at, time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	s, v := getVersion(t, st, "sid")
+	s, v := condtest.GetVersion(t, st, "sid")
 	if !v.Touched.Equal(at) {
 		t.Fatalf("after Set: Touched %v, want %v", v.Touched, at)
 	}
@@ -291,7 +242,7 @@ func TestTouched(t *testing.T) {
 	if err := st.Touch(ctx, "sid", s); err != nil {
 		t.Fatal(err)
 	}
-	s, v = getVersion(t, st, "sid")
+	s, v = condtest.GetVersion(t, st, "sid")
 	if !v.Touched.Equal(later) {
 		t.Fatalf("after Touch: Touched %v, want %v", v.Touched, later)
 	}
@@ -311,7 +262,7 @@ func TestTouched(t *testing.T) {
 		if err := st.Set(ctx, "z", s); err != nil {
 			t.Fatal(err)
 		}
-		if _, v := getVersion(t, st, "z"); !v.Touched.IsZero() {
+		if _, v := condtest.GetVersion(t, st, "z"); !v.Touched.IsZero() {
 			t.Errorf("%s: Touched %v, want zero", name, v.Touched)
 		}
 	}
@@ -426,7 +377,7 @@ func concurrentRMW(t *testing.T, stores ...*memcachedstore.Store) {
 			t.Fatal(err)
 		}
 		for w := range workers {
-			if got := member(s, fmt.Sprintf("w%d", w)); got != strconv.Itoa(rounds) {
+			if got := condtest.Member(s, fmt.Sprintf("w%d", w)); got != strconv.Itoa(rounds) {
 				t.Fatalf("session %d: w%d is %s, want %d", n, w, got, rounds)
 			}
 		}

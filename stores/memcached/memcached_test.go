@@ -121,6 +121,8 @@ func ttl(t *testing.T, key string) (secs int, ok bool) {
 	return 0, false
 }
 
+// newSession returns a logged-in session (passport user 7) with a cookie
+// set at now for maxAge.
 func newSession(t *testing.T, now time.Time, maxAge time.Duration) *sessionjson.Session {
 	s := sessionjson.New(sessionjson.NewCookie(now, maxAge))
 	if err := s.Set("passport", map[string]any{"user": 7}); err != nil {

@@ -3,7 +3,6 @@ package pgstore_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -14,28 +13,9 @@ import (
 	"github.com/sessionbridge/sessionbridge/internal/nodetest"
 	"github.com/sessionbridge/sessionbridge/internal/services"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
+	"github.com/sessionbridge/sessionbridge/stores/internal/condtest"
 	pgstore "github.com/sessionbridge/sessionbridge/stores/postgres"
 )
-
-func newSession(t testing.TB, now time.Time, maxAge time.Duration, kv ...any) *sessionjson.Session {
-	t.Helper()
-	s := sessionjson.New(sessionjson.NewCookie(now, maxAge))
-	for i := 0; i+1 < len(kv); i += 2 {
-		if err := s.Set(kv[i].(string), kv[i+1]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return s
-}
-
-func getVersion(t testing.TB, st *pgstore.Store, sid string) (*sessionjson.Session, sessionbridge.Version) {
-	t.Helper()
-	s, v, err := st.GetVersion(context.Background(), sid)
-	if err != nil {
-		t.Fatalf("GetVersion: %v", err)
-	}
-	return s, v
-}
 
 // row returns the stored sess text, or "<none>".
 func row(t testing.TB, p *pgxpool.Pool, st *pgstore.Store, sid string) string {
@@ -47,23 +27,14 @@ func row(t testing.TB, p *pgxpool.Pool, st *pgstore.Store, sid string) string {
 	return s
 }
 
-// noSid fails when err names the session id.
-func noSid(t testing.TB, err error, sid string) {
-	t.Helper()
-	if strings.Contains(fmt.Sprint(err), sid) {
-		t.Fatalf("error names the session id: %v", err)
-	}
-}
-
-// sidOf is the session id in a signed cookie value.
-func sidOf(cookie string) string {
-	return strings.SplitN(strings.TrimPrefix(cookie, "s%3A"), ".", 2)[0]
-}
-
-// TestSetIf: the conditional write succeeds on the row read (and on the
-// one it wrote itself) and conflicts, changing nothing, after another Set, a
-// Destroy, an expiry, or with an empty or stale Version; with and without
-// Options.TimeZone, from a connection in another zone.
+// TestSetIf: what is PostgreSQL's own in the conditional write, with and
+// without Options.TimeZone, from a connection in another zone: the Tag is
+// the sess text stored, SetIf sets expire as Set does, and a row that
+// expired since it was read (by expire, not cookie.expires) conflicts and
+// stays expired. sessionbridgetest's Conditional checks cover the rest:
+// SetIf and Chain (the Version SetIf returns), Stale (another Set between,
+// the row unchanged, no sid in the error), Destroyed, EmptyTag; its
+// Touch/KeepsData covers a Touch after another writer's Set.
 func TestSetIf(t *testing.T) {
 	p := pool(t, map[string]string{"timezone": "Asia/Tokyo"})
 	ctx := context.Background()
@@ -72,10 +43,10 @@ func TestSetIf(t *testing.T) {
 			st := pgstore.New(p, pgstore.Options{SchemaName: schema(t, p), CreateTableIfMissing: true, TimeZone: tz})
 			const sid = "conditional-sid-1"
 			now := time.Now()
-			if err := st.Set(ctx, sid, newSession(t, now, time.Hour, "n", 0)); err != nil {
+			if err := st.Set(ctx, sid, condtest.NewSession(t, now, time.Hour, "n", 0)); err != nil {
 				t.Fatal(err)
 			}
-			s, v := getVersion(t, st, sid)
+			s, v := condtest.GetVersion(t, st, sid)
 			if v.Tag != row(t, p, st, sid) {
 				t.Fatal("Tag is not the sess text stored")
 			}
@@ -96,82 +67,21 @@ func TestSetIf(t *testing.T) {
 			if err := p.QueryRow(ctx, `SELECT extract(epoch FROM `+instant+`)::bigint FROM `+st.Table()+` WHERE sid=$1`, sid).Scan(&expire); err != nil || expire != st.Expiry(s) {
 				t.Fatalf("expire after SetIf: %d (%v), want Set's %d", expire, err, st.Expiry(s))
 			}
-			// The Version SetIf returns is good for the next SetIf and has
-			// the Tag GetVersion reads; the one it replaced is not.
-			if _, v3 := getVersion(t, st, sid); v3.Tag != v2.Tag {
-				t.Fatalf("GetVersion after SetIf: %+v, SetIf returned %+v", v3, v2)
-			}
-			_ = s.Set("n", 2)
-			if _, err := st.SetIf(ctx, sid, s, v2); err != nil {
-				t.Fatalf("SetIf with the Version SetIf returned: %v", err)
-			}
-			_ = s.Set("n", 3)
-			before := row(t, p, st, sid)
-			_, err = st.SetIf(ctx, sid, s, v)
-			if !errors.Is(err, sessionbridge.ErrConflict) {
-				t.Fatalf("SetIf with a stale Version: %v, want ErrConflict", err)
-			}
-			noSid(t, err, sid)
-			if row(t, p, st, sid) != before {
-				t.Fatal("a conflicting SetIf changed the row")
-			}
-
-			// Another writer's Set between GetVersion and SetIf.
-			s, v = getVersion(t, st, sid)
-			if err := st.Set(ctx, sid, newSession(t, now, time.Hour, "other", true)); err != nil {
-				t.Fatal(err)
-			}
-			_ = s.Set("n", 4)
-			if _, err := st.SetIf(ctx, sid, s, v); !errors.Is(err, sessionbridge.ErrConflict) {
-				t.Fatalf("SetIf after another Set: %v, want ErrConflict", err)
-			}
-			if got := row(t, p, st, sid); !strings.Contains(got, `"other":true`) || strings.Contains(got, `"n"`) {
-				t.Fatalf("the other writer's row was overwritten: %s", got)
-			}
-			// A Touch with the session read moves expire only: the other
-			// writer's record stays.
-			s.Touch(time.Now())
-			if err := st.Touch(ctx, sid, s); err != nil {
-				t.Fatal(err)
-			}
-			if got := row(t, p, st, sid); !strings.Contains(got, `"other":true`) || strings.Contains(got, `"n"`) {
-				t.Fatalf("Touch overwrote the other writer's row: %s", got)
-			}
 
 			// A row that expired since it was read is gone for the store:
 			// SetIf does not bring it back.
-			s, v = getVersion(t, st, sid)
+			s, v = condtest.GetVersion(t, st, sid)
 			if _, err := p.Exec(ctx, `UPDATE `+st.Table()+` SET expire = expire - interval '2 hours' WHERE sid=$1`, sid); err != nil {
 				t.Fatal(err)
 			}
-			before = row(t, p, st, sid)
-			if _, err := st.SetIf(ctx, sid, s, v); !errors.Is(err, sessionbridge.ErrConflict) {
+			before := row(t, p, st, sid)
+			_, err = st.SetIf(ctx, sid, s, v)
+			if !errors.Is(err, sessionbridge.ErrConflict) {
 				t.Fatalf("SetIf on an expired row: %v, want ErrConflict", err)
 			}
+			condtest.NotNamed(t, err, sid)
 			if _, err := st.Get(ctx, sid); !errors.Is(err, sessionbridge.ErrNotFound) || row(t, p, st, sid) != before {
 				t.Fatalf("SetIf revived an expired row: %v", err)
-			}
-
-			// A Destroy between: the session stays gone.
-			if err := st.Set(ctx, sid, newSession(t, now, time.Hour)); err != nil {
-				t.Fatal(err)
-			}
-			s, v = getVersion(t, st, sid)
-			if err := st.Destroy(ctx, sid); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := st.SetIf(ctx, sid, s, v); !errors.Is(err, sessionbridge.ErrConflict) {
-				t.Fatalf("SetIf after Destroy: %v, want ErrConflict", err)
-			}
-			if got := row(t, p, st, sid); got != "<none>" {
-				t.Fatal("SetIf recreated a destroyed session")
-			}
-			// An empty Version matches nothing.
-			if _, err := st.SetIf(ctx, sid, s, sessionbridge.Version{}); !errors.Is(err, sessionbridge.ErrConflict) {
-				t.Fatalf("SetIf with an empty Version: %v, want ErrConflict", err)
-			}
-			if _, _, err := st.GetVersion(ctx, sid); !errors.Is(err, sessionbridge.ErrNotFound) {
-				t.Fatalf("GetVersion of a destroyed session: %v", err)
 			}
 		})
 	}
@@ -195,9 +105,9 @@ func TestSetIfNode(t *testing.T) {
 	before := time.Now().Truncate(time.Millisecond)
 	cookie := app.Login("alice", "secret")
 	after := time.Now()
-	sid := sidOf(cookie)
+	sid := condtest.SessionID(t, cookie)
 
-	s, v := getVersion(t, st, sid)
+	s, v := condtest.GetVersion(t, st, sid)
 	if v.Tag != row(t, p, st, sid) {
 		t.Fatal("Tag is not the sess text connect-pg-simple stored")
 	}
@@ -212,18 +122,18 @@ func TestSetIfNode(t *testing.T) {
 		t.Fatalf("Node after Go's SetIf: %+v", me)
 	}
 
-	s, v = getVersion(t, st, sid)
+	s, v = condtest.GetVersion(t, st, sid)
 	app.SetData(cookie, map[string]any{"fromNode": 2})
 	_ = s.Set("fromGo", 3)
 	_, err := st.SetIf(ctx, sid, s, v)
 	if !errors.Is(err, sessionbridge.ErrConflict) {
 		t.Fatalf("SetIf after Node's write: %v, want ErrConflict", err)
 	}
-	noSid(t, err, sid)
+	condtest.NotNamed(t, err, sid)
 	if got := row(t, p, st, sid); !strings.Contains(got, `"fromNode":2`) || !strings.Contains(got, `"fromGo":1`) {
 		t.Fatalf("Node's write was overwritten: %s", got)
 	}
-	s, v = getVersion(t, st, sid)
+	s, v = condtest.GetVersion(t, st, sid)
 	_ = s.Set("fromGo", 3)
 	if _, err := st.SetIf(ctx, sid, s, v); err != nil {
 		t.Fatalf("SetIf after re-reading: %v", err)
@@ -250,18 +160,18 @@ func TestTouched(t *testing.T) {
 			return pgstore.New(p, pgstore.Options{SchemaName: sch, CreateTableIfMissing: true, TimeZone: tz, TTL: 2 * time.Hour, Now: func() time.Time { return t0.Add(d) }})
 		}
 		st := at(0)
-		s := newSession(t, t0, time.Hour)
+		s := condtest.NewSession(t, t0, time.Hour)
 		if err := st.Set(ctx, "a", s); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.Set(ctx, "browser", newSession(t, t0, 0)); err != nil {
+		if err := st.Set(ctx, "browser", condtest.NewSession(t, t0, 0)); err != nil {
 			t.Fatal(err)
 		}
 		later := at(10 * time.Minute)
-		if _, v := getVersion(t, later, "a"); !v.Touched.Equal(t0) {
+		if _, v := condtest.GetVersion(t, later, "a"); !v.Touched.Equal(t0) {
 			t.Fatalf("TimeZone %q: Touched after Set %v, want %v", tz, v.Touched, t0)
 		}
-		if _, v := getVersion(t, later, "browser"); !v.Touched.Equal(t0) {
+		if _, v := condtest.GetVersion(t, later, "browser"); !v.Touched.Equal(t0) {
 			t.Fatalf("TimeZone %q: browser-session Touched after Set %v, want %v", tz, v.Touched, t0)
 		}
 		// Touch moves expire, not the stored cookie: Touched follows expire.
@@ -269,7 +179,7 @@ func TestTouched(t *testing.T) {
 		if err := later.Touch(ctx, "a", s); err != nil {
 			t.Fatal(err)
 		}
-		got, v := getVersion(t, at(20*time.Minute), "a")
+		got, v := condtest.GetVersion(t, at(20*time.Minute), "a")
 		if !v.Touched.Equal(t0.Add(10 * time.Minute)) {
 			t.Fatalf("TimeZone %q: Touched after Touch %v, want %v", tz, v.Touched, t0.Add(10*time.Minute))
 		}
@@ -278,11 +188,11 @@ func TestTouched(t *testing.T) {
 		if err != nil || !v2.Touched.Equal(t0.Add(20*time.Minute)) {
 			t.Fatalf("TimeZone %q: SetIf returned Touched %v (%v)", tz, v2.Touched, err)
 		}
-		if _, v := getVersion(t, at(30*time.Minute), "a"); !v.Touched.Equal(v2.Touched) {
+		if _, v := condtest.GetVersion(t, at(30*time.Minute), "a"); !v.Touched.Equal(v2.Touched) {
 			t.Fatalf("TimeZone %q: Touched after SetIf %v, want %v", tz, v.Touched, v2.Touched)
 		}
 		// A clock behind the writer's never gets a Touched in its future.
-		if _, v := getVersion(t, at(-time.Minute), "a"); v.Touched.After(t0.Add(-time.Minute)) {
+		if _, v := condtest.GetVersion(t, at(-time.Minute), "a"); v.Touched.After(t0.Add(-time.Minute)) {
 			t.Fatalf("TimeZone %q: Touched %v is after the reader's now", tz, v.Touched)
 		}
 	}
@@ -305,7 +215,7 @@ func TestGetVersionMiss(t *testing.T) {
 		if _, err := p.Exec(ctx, `TRUNCATE `+st.Table()); err != nil {
 			t.Fatal(err)
 		}
-		big := newSession(t, time.Now(), time.Hour, "pad", strings.Repeat("x", 3*limit))
+		big := condtest.NewSession(t, time.Now(), time.Hour, "pad", strings.Repeat("x", 3*limit))
 		if err := pgstore.New(p, pgstore.Options{SchemaName: sch, TimeZone: tz}).Set(ctx, "big", big); err != nil {
 			t.Fatal(err)
 		}
@@ -316,7 +226,7 @@ func TestGetVersionMiss(t *testing.T) {
 		writer := pgstore.New(p, pgstore.Options{SchemaName: sch, TimeZone: tz, Now: func() time.Time { return now }})
 		late := pgstore.New(hookDB{p, func(sql string) {
 			if strings.HasPrefix(sql, "SELECT sess,") {
-				if err := writer.Set(ctx, "late", newSession(t, now, time.Hour, "late", true)); err != nil {
+				if err := writer.Set(ctx, "late", condtest.NewSession(t, now, time.Hour, "late", true)); err != nil {
 					t.Error(err)
 				}
 			}

@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/sessionbridge/sessionbridge/internal/services"
 	"github.com/sessionbridge/sessionbridge/internal/storetest"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
+	"github.com/sessionbridge/sessionbridge/stores/internal/condtest"
 	redisstore "github.com/sessionbridge/sessionbridge/stores/redis"
 )
 
@@ -24,26 +24,6 @@ var modes = []struct {
 	name string
 	mk   func(*testing.T) redis.UniversalClient
 }{{"single", single}, {"cluster", cluster}}
-
-func newSession(t *testing.T, now time.Time, maxAge time.Duration, kv ...any) *sessionjson.Session {
-	t.Helper()
-	s := sessionjson.New(sessionjson.NewCookie(now, maxAge))
-	for i := 0; i+1 < len(kv); i += 2 {
-		if err := s.Set(kv[i].(string), kv[i+1]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return s
-}
-
-func getVersion(t *testing.T, st *redisstore.Store, sid string) (*sessionjson.Session, sessionbridge.Version) {
-	t.Helper()
-	s, v, err := st.GetVersion(context.Background(), sid)
-	if err != nil {
-		t.Fatalf("GetVersion: %v", err)
-	}
-	return s, v
-}
 
 func rawValue(t *testing.T, c redis.UniversalClient, key string) string {
 	t.Helper()
@@ -57,17 +37,12 @@ func rawValue(t *testing.T, c redis.UniversalClient, key string) string {
 	return v
 }
 
-// noSecrets fails when err names the key (the prefix and the id).
-func noSecrets(t *testing.T, err error, key string) {
-	t.Helper()
-	if strings.Contains(fmt.Sprint(err), key) {
-		t.Fatalf("error names the key: %v", err)
-	}
-}
-
-// TestSetIf: the compare-and-set succeeds on the record read (and on what
-// it wrote itself), and conflicts, changing nothing, after another Set, a
-// Destroy, a change of type, or with an empty Version.
+// TestSetIf: the compare-and-set's Tag is the bytes stored, it sets the
+// TTL, and a key that became another Redis type is a conflict that keeps
+// it. sessionbridgetest's Conditional checks (run on both modes by
+// TestContract) cover the rest: the Version SetIf returns (Chain), a stale
+// Version or another Set between (Stale), a Destroy (Destroyed), an empty
+// Version (EmptyTag), and a done ctx (Context).
 func TestSetIf(t *testing.T) {
 	for _, m := range modes {
 		t.Run(m.name, func(t *testing.T) {
@@ -76,11 +51,11 @@ func TestSetIf(t *testing.T) {
 			p := prefix(t)
 			st := redisstore.New(c, redisstore.Options{Prefix: p})
 			now := time.Now()
-			if err := st.Set(ctx, "a", newSession(t, now, time.Hour, "n", 0)); err != nil {
+			if err := st.Set(ctx, "a", condtest.NewSession(t, now, time.Hour, "n", 0)); err != nil {
 				t.Fatal(err)
 			}
 
-			s, v := getVersion(t, st, "a")
+			s, v := condtest.GetVersion(t, st, "a")
 			if v.Tag != rawValue(t, c, p+"a") {
 				t.Fatal("Tag is not the bytes stored")
 			}
@@ -95,66 +70,19 @@ func TestSetIf(t *testing.T) {
 			if ttl := c.TTL(ctx, p+"a").Val(); ttl < 59*time.Minute || ttl > time.Hour {
 				t.Fatalf("TTL after SetIf: %v, want about 1h", ttl)
 			}
-			// The Version SetIf returns is good for the next SetIf; the one
-			// it replaced is not.
-			_ = s.Set("n", 2)
-			if _, err := st.SetIf(ctx, "a", s, v2); err != nil {
-				t.Fatalf("SetIf with the Version SetIf returned: %v", err)
-			}
-			_ = s.Set("n", 3)
-			before := rawValue(t, c, p+"a")
-			_, err = st.SetIf(ctx, "a", s, v)
-			if !errors.Is(err, sessionbridge.ErrConflict) {
-				t.Fatalf("SetIf with a stale Version: %v, want ErrConflict", err)
-			}
-			noSecrets(t, err, p+"a")
-			if rawValue(t, c, p+"a") != before {
-				t.Fatal("a conflicting SetIf changed the record")
-			}
-
-			// Another writer's Set between GetVersion and SetIf.
-			s, v = getVersion(t, st, "a")
-			if err := st.Set(ctx, "a", newSession(t, now, time.Hour, "other", true)); err != nil {
-				t.Fatal(err)
-			}
-			_ = s.Set("n", 4)
-			if _, err := st.SetIf(ctx, "a", s, v); !errors.Is(err, sessionbridge.ErrConflict) {
-				t.Fatalf("SetIf after another Set: %v, want ErrConflict", err)
-			}
-			if got := rawValue(t, c, p+"a"); !strings.Contains(got, `"other":true`) || strings.Contains(got, `"n"`) {
-				t.Fatalf("the other writer's record was overwritten: %s", got)
-			}
-
-			// A Destroy between: the session stays gone.
-			s, v = getVersion(t, st, "a")
-			if err := st.Destroy(ctx, "a"); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := st.SetIf(ctx, "a", s, v); !errors.Is(err, sessionbridge.ErrConflict) {
-				t.Fatalf("SetIf after Destroy: %v, want ErrConflict", err)
-			}
-			if n := c.Exists(ctx, p+"a").Val(); n != 0 {
-				t.Fatal("SetIf recreated a destroyed session")
-			}
-
-			// An empty Version matches nothing, not even a missing key.
-			if _, err := st.SetIf(ctx, "a", s, sessionbridge.Version{}); !errors.Is(err, sessionbridge.ErrConflict) {
-				t.Fatalf("SetIf with an empty Version: %v, want ErrConflict", err)
-			}
-			if n := c.Exists(ctx, p+"a").Val(); n != 0 {
-				t.Fatal("SetIf with an empty Version created the session")
-			}
 
 			// A key that became another Redis type is a conflict, and is kept.
-			if err := st.Set(ctx, "h", newSession(t, now, time.Hour)); err != nil {
+			if err := st.Set(ctx, "h", condtest.NewSession(t, now, time.Hour)); err != nil {
 				t.Fatal(err)
 			}
-			s, v = getVersion(t, st, "h")
+			s, v = condtest.GetVersion(t, st, "h")
 			c.Del(ctx, p+"h")
 			c.HSet(ctx, p+"h", "f", "v")
-			if _, err := st.SetIf(ctx, "h", s, v); !errors.Is(err, sessionbridge.ErrConflict) {
+			_, err = st.SetIf(ctx, "h", s, v)
+			if !errors.Is(err, sessionbridge.ErrConflict) {
 				t.Fatalf("SetIf on a hash: %v, want ErrConflict", err)
 			}
+			condtest.NotNamed(t, err, p+"h")
 			if c.HGet(ctx, p+"h", "f").Val() != "v" {
 				t.Fatal("SetIf damaged a key of another type")
 			}
@@ -174,11 +102,11 @@ func TestSetIfTTLRules(t *testing.T) {
 	clock := func() time.Time { return now }
 	p := prefix(t)
 	st := redisstore.New(c, redisstore.Options{Prefix: p, TTL: time.Minute, Now: clock})
-	if err := st.Set(ctx, "a", newSession(t, now, time.Hour)); err != nil {
+	if err := st.Set(ctx, "a", condtest.NewSession(t, now, time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 
-	s, v := getVersion(t, st, "a")
+	s, v := condtest.GetVersion(t, st, "a")
 	s.Cookie = sessionjson.NewCookie(now, 90500*time.Millisecond)
 	if _, err := st.SetIf(ctx, "a", s, v); err != nil {
 		t.Fatal(err)
@@ -187,7 +115,7 @@ func TestSetIfTTLRules(t *testing.T) {
 		t.Fatalf("TTL for 90.5 s left: %v, want 91s (Math.ceil)", ttl)
 	}
 
-	s, v = getVersion(t, st, "a")
+	s, v = condtest.GetVersion(t, st, "a")
 	s.Cookie = sessionjson.NewCookie(now, 0)
 	if _, err := st.SetIf(ctx, "a", s, v); err != nil {
 		t.Fatal(err)
@@ -197,7 +125,7 @@ func TestSetIfTTLRules(t *testing.T) {
 	}
 
 	noTTL := redisstore.New(c, redisstore.Options{Prefix: p, DisableTTL: true, Now: clock})
-	s, v = getVersion(t, noTTL, "a")
+	s, v = condtest.GetVersion(t, noTTL, "a")
 	_ = s.Set("k", 1)
 	v2, err := noTTL.SetIf(ctx, "a", s, v)
 	if err != nil {
@@ -211,9 +139,9 @@ func TestSetIfTTLRules(t *testing.T) {
 	}
 
 	// An expired cookie deletes, as Set does, but only the record read.
-	s, v = getVersion(t, st, "a")
+	s, v = condtest.GetVersion(t, st, "a")
 	s.Cookie = sessionjson.NewCookie(now.Add(-2*time.Hour), time.Hour)
-	if err := st.Set(ctx, "a", newSession(t, now, time.Hour, "other", 1)); err != nil {
+	if err := st.Set(ctx, "a", condtest.NewSession(t, now, time.Hour, "other", 1)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.SetIf(ctx, "a", s, v); !errors.Is(err, sessionbridge.ErrConflict) {
@@ -222,7 +150,7 @@ func TestSetIfTTLRules(t *testing.T) {
 	if c.Exists(ctx, p+"a").Val() != 1 {
 		t.Fatal("a conflicting expired SetIf deleted the other writer's record")
 	}
-	_, v = getVersion(t, st, "a")
+	_, v = condtest.GetVersion(t, st, "a")
 	v3, err := st.SetIf(ctx, "a", s, v)
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +184,7 @@ func TestSetIfNode(t *testing.T) {
 			cookie := app.Login("alice", "secret")
 			sid := app.Me(cookie).Sid
 
-			s, v := getVersion(t, st, sid)
+			s, v := condtest.GetVersion(t, st, sid)
 			app.SetData(cookie, map[string]any{"node": "n1"})
 			_ = s.Set("go", "g1")
 			if _, err := st.SetIf(ctx, sid, s, v); !errors.Is(err, sessionbridge.ErrConflict) {
@@ -266,7 +194,7 @@ func TestSetIfNode(t *testing.T) {
 				t.Fatalf("Node's write was overwritten: %s", got)
 			}
 
-			s, v = getVersion(t, st, sid)
+			s, v = condtest.GetVersion(t, st, sid)
 			if me := app.Me(cookie); !me.LoggedIn { // Node touches: EXPIRE only
 				t.Fatal("Node lost the session")
 			}
@@ -301,21 +229,21 @@ func TestVersionTouched(t *testing.T) {
 
 	t.Run("Set", func(t *testing.T) {
 		before := time.Now()
-		if err := st.Set(ctx, "a", newSession(t, before, time.Hour)); err != nil {
+		if err := st.Set(ctx, "a", condtest.NewSession(t, before, time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		_, v := getVersion(t, st, "a")
+		_, v := condtest.GetVersion(t, st, "a")
 		within(t, "after Set", v.Touched, before, time.Now())
 	})
 
 	t.Run("SetIfAndTouch", func(t *testing.T) {
 		// Written 30 minutes into a one-hour life: the TTL was set then.
 		now := time.Now()
-		s := newSession(t, now.Add(-30*time.Minute), time.Hour)
+		s := condtest.NewSession(t, now.Add(-30*time.Minute), time.Hour)
 		if err := st.Set(ctx, "b", s); err != nil {
 			t.Fatal(err)
 		}
-		s, v := getVersion(t, st, "b")
+		s, v := condtest.GetVersion(t, st, "b")
 		within(t, "half-lived record", v.Touched, now.Add(-30*time.Minute), time.Now().Add(-30*time.Minute))
 
 		// Touch moves the TTL, not the record: the record lags behind,
@@ -326,7 +254,7 @@ func TestVersionTouched(t *testing.T) {
 		if err := st.Touch(ctx, "b", s); err != nil {
 			t.Fatal(err)
 		}
-		s2, v2 := getVersion(t, st, "b")
+		s2, v2 := condtest.GetVersion(t, st, "b")
 		within(t, "after Touch", v2.Touched, before, time.Now())
 		if v2.Tag != tag {
 			t.Fatal("Touch rewrote the record")
@@ -345,46 +273,46 @@ func TestVersionTouched(t *testing.T) {
 		}
 		after := time.Now()
 		within(t, "returned by SetIf", v3.Touched, before, after)
-		_, v4 := getVersion(t, st, "b")
+		_, v4 := condtest.GetVersion(t, st, "b")
 		within(t, "read after SetIf", v4.Touched, before, time.Now())
 	})
 
 	t.Run("BrowserSessionCookie", func(t *testing.T) {
 		short := redisstore.New(c, redisstore.Options{Prefix: p, TTL: time.Minute})
 		before := time.Now()
-		if err := short.Set(ctx, "c", newSession(t, before, 0)); err != nil {
+		if err := short.Set(ctx, "c", condtest.NewSession(t, before, 0)); err != nil {
 			t.Fatal(err)
 		}
 		c.Expire(ctx, p+"c", 45*time.Second) // as if set 15 s ago
-		_, v := getVersion(t, short, "c")
+		_, v := condtest.GetVersion(t, short, "c")
 		within(t, "browser-session cookie", v.Touched, before.Add(-15*time.Second), time.Now().Add(-15*time.Second))
 	})
 
 	t.Run("Huge", func(t *testing.T) {
 		before := time.Now()
-		s := newSession(t, before, 0)
+		s := condtest.NewSession(t, before, 0)
 		thousandYears := int64(1000 * 365 * 86400 * 1000)
 		exp := time.UnixMilli(before.UnixMilli() + thousandYears)
 		s.Cookie.Expires, s.Cookie.OriginalMaxAge = &exp, &thousandYears
 		if err := st.Set(ctx, "d", s); err != nil {
 			t.Fatal(err)
 		}
-		_, v := getVersion(t, st, "d")
+		_, v := condtest.GetVersion(t, st, "d")
 		within(t, "1000-year cookie", v.Touched, before, time.Now())
 	})
 
 	t.Run("Unknown", func(t *testing.T) {
 		exp := time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05.000Z")
 		c.Set(ctx, p+"e", `{"cookie":{"originalMaxAge":null,"expires":"`+exp+`","httpOnly":true,"path":"/"}}`, time.Hour)
-		if _, v := getVersion(t, st, "e"); !v.Touched.IsZero() {
+		if _, v := condtest.GetVersion(t, st, "e"); !v.Touched.IsZero() {
 			t.Fatalf("expires without originalMaxAge: Touched %v, want zero", v.Touched)
 		}
 		c.Persist(ctx, p+"a")
-		if _, v := getVersion(t, st, "a"); !v.Touched.IsZero() {
+		if _, v := condtest.GetVersion(t, st, "a"); !v.Touched.IsZero() {
 			t.Fatalf("no TTL: Touched %v, want zero", v.Touched)
 		}
 		noTTL := redisstore.New(c, redisstore.Options{Prefix: p, DisableTTL: true})
-		if _, v := getVersion(t, noTTL, "b"); !v.Touched.IsZero() || v.Tag == "" {
+		if _, v := condtest.GetVersion(t, noTTL, "b"); !v.Touched.IsZero() || v.Tag == "" {
 			t.Fatalf("DisableTTL: %+v, want a Tag and zero Touched", v)
 		}
 	})
@@ -403,13 +331,13 @@ func TestRecordWithoutTTL(t *testing.T) {
 			p := prefix(t)
 			st := redisstore.New(c, redisstore.Options{Prefix: p})
 			past := time.Now().Add(-time.Minute)
-			lapsed, err := newSession(t, past.Add(-time.Hour), time.Hour, "u", 1).Encode()
+			lapsed, err := condtest.NewSession(t, past.Add(-time.Hour), time.Hour, "u", 1).Encode()
 			if err != nil {
 				t.Fatal(err)
 			}
 			c.Set(ctx, p+"gone", lapsed, 0)            // no TTL: expired
 			c.Set(ctx, p+"lagging", lapsed, time.Hour) // a TTL: alive
-			fresh, _ := newSession(t, time.Now(), time.Hour).Encode()
+			fresh, _ := condtest.NewSession(t, time.Now(), time.Hour).Encode()
 			c.Set(ctx, p+"fresh", fresh, 0) // no TTL, not expired yet
 			t.Cleanup(func() { c.Del(context.Background(), p+"gone", p+"lagging", p+"fresh") })
 
@@ -444,30 +372,6 @@ func TestRecordWithoutTTL(t *testing.T) {
 	}
 }
 
-// TestConditionalContext: a done ctx fails GetVersion and SetIf with its
-// error, and SetIf changes nothing.
-func TestConditionalContext(t *testing.T) {
-	c := single(t)
-	p := prefix(t)
-	st := redisstore.New(c, redisstore.Options{Prefix: p})
-	if err := st.Set(context.Background(), "a", newSession(t, time.Now(), time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	s, v := getVersion(t, st, "a")
-	done, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, _, err := st.GetVersion(done, "a"); !errors.Is(err, context.Canceled) {
-		t.Fatalf("GetVersion with a done ctx: %v", err)
-	}
-	_ = s.Set("k", 1)
-	if _, err := st.SetIf(done, "a", s, v); !errors.Is(err, context.Canceled) {
-		t.Fatalf("SetIf with a done ctx: %v", err)
-	}
-	if rawValue(t, c, p+"a") != v.Tag {
-		t.Fatal("SetIf with a done ctx changed the record")
-	}
-}
-
 // TestGetVersionRecords: GetVersion reads as Get does: the same typed
 // errors for what Node never writes, ErrNotFound for no key or an empty
 // value, the same size limit (a record past the first read's window is read
@@ -499,7 +403,7 @@ func TestGetVersionRecords(t *testing.T) {
 				if !errors.Is(err, cs.want) || v != (sessionbridge.Version{}) {
 					t.Errorf("%s: %v (%d-byte Tag), want %v", name, err, len(v.Tag), cs.want)
 				}
-				noSecrets(t, err, p+"x")
+				condtest.NotNamed(t, err, p+"x")
 			}
 
 			rec := storetest.Record(200<<10, time.Now().Add(time.Hour))

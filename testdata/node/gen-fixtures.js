@@ -69,7 +69,7 @@ function tamperSigFirst(s) { const i = s.lastIndexOf('.') + 1; return s.slice(0,
 
 function genSign() {
   const pairs = [
-    ['abc', KC], // FORMATS test vector
+    ['abc', KC], // a short value
     [SID_A, KC],
     [SID_B, KC],
     [SID_DASH, KC],
