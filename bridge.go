@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/sessionbridge/sessionbridge/cookiesig"
+	"github.com/sessionbridge/sessionbridge/internal/bridgekit"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 )
 
@@ -37,10 +37,12 @@ var (
 )
 
 // CookieOptions are express-session's cookie options (its cookie.*
-// settings), used for the sessions Go creates. Every field is a plain value
-// whose zero value is express-session's default, so the zero CookieOptions
-// is express-session's default cookie: a browser-session cookie with path
-// "/" and HttpOnly. [New] applies the defaults.
+// settings; @fastify/session's are the same), used for the sessions Go
+// creates. Every field is a plain value whose zero value is the Node
+// package's default, so the zero CookieOptions is express-session's
+// default cookie: a browser-session cookie with path "/" and HttpOnly (and
+// with FastifySession @fastify/session's, which is also Secure). [New]
+// applies the defaults.
 type CookieOptions struct {
 	// MaxAge is express-session's cookie.maxAge: the session lifetime.
 	// Default is 0: a browser-session cookie (originalMaxAge null), which
@@ -56,8 +58,16 @@ type CookieOptions struct {
 	// attribute is sent.
 	DisableHTTPOnly bool
 	// Secure is express-session's cookie.secure: the cookie is only sent
-	// over HTTPS (see Config.TrustProxy). Default is false.
+	// over HTTPS (see Config.TrustProxy). Default is false, except with
+	// FastifySession, whose default is true (see Insecure).
 	Secure bool
+	// Insecure is cookie.secure: false given explicitly: the cookie is
+	// sent over plain HTTP too, and the record stores secure false, as the
+	// Node package stores an explicit false. It is how to turn off
+	// FastifySession's default Secure cookie; with ExpressSession, whose
+	// default is no secure at all, it only adds secure false to the
+	// records Go creates. New refuses Secure and Insecure together.
+	Insecure bool
 	// SameSite is express-session's cookie.sameSite:
 	// http.SameSiteLaxMode, http.SameSiteStrictMode and
 	// http.SameSiteNoneMode are stored as "lax", "strict" and "none".
@@ -72,20 +82,23 @@ type CookieOptions struct {
 	Priority string
 }
 
-// sameSiteModes maps CookieOptions.SameSite to the string express-session
-// stores in cookie.sameSite.
-var sameSiteModes = map[http.SameSite]string{
-	http.SameSiteLaxMode:    "lax",
-	http.SameSiteStrictMode: "strict",
-	http.SameSiteNoneMode:   "none",
-}
-
 // Config configures a [Bridge]. Secrets and Store are required.
 type Config struct {
-	// CookieName is the session cookie's name; default "connect.sid".
+	// Format is the Node session middleware Go is the peer of:
+	// ExpressSession (the default) or FastifySession. See [Format].
+	Format Format
+	// CookieName is the session cookie's name (express-session's name,
+	// @fastify/session's cookieName); default "connect.sid", or
+	// "sessionId" with FastifySession.
 	CookieName string
-	// Secrets are express-session's secret list: the first signs new
-	// cookies, every one verifies (rotation). None may be empty.
+	// CookiePrefix is @fastify/session's cookiePrefix, with
+	// FastifySession only: the text before the signed id in the cookie;
+	// a cookie without it is no session. Default "" (its default); "s:"
+	// with CookieName "connect.sid" shares express-session's cookie.
+	CookiePrefix string
+	// Secrets are express-session's (or @fastify/session's) secret list:
+	// the first signs new cookies, every one verifies (rotation). None may
+	// be empty.
 	Secrets []string
 	// Store holds the sessions, shared with Node.
 	Store Store
@@ -112,7 +125,12 @@ type Config struct {
 	// documentation recommends (resave: false, saveUninitialized: false,
 	// rolling: false, unset: 'keep'); express-session's own defaults when
 	// an option is left undefined are resave: true and saveUninitialized:
-	// true, so set them here if the Node app leaves them out.
+	// true, so set them here if the Node app leaves them out. With
+	// FastifySession set Rolling and SaveUninitialized as the Node app
+	// sets @fastify/session's options of those names; it defaults both to
+	// true, so set both here if the app leaves them out. Resave and Unset
+	// have no @fastify/session counterpart: leave them at their zero
+	// values.
 
 	// Resave is express-session's resave: save the session at the end of
 	// every request, even when the request did not change it.
@@ -181,9 +199,11 @@ const (
 	ConflictFail
 )
 
-// Bridge loads and writes express-session sessions for Go handlers. It is
-// safe for concurrent use.
+// Bridge loads and writes express-session (or @fastify/session) sessions
+// for Go handlers. It is safe for concurrent use.
 type Bridge struct {
+	format  Format
+	prefix  string
 	name    string
 	signer  *cookiesig.Signer
 	store   Store
@@ -228,6 +248,8 @@ func New(cfg Config) (*Bridge, error) {
 		return nil, errors.New("sessionbridge: a Store is required")
 	}
 	b := &Bridge{
+		format:  cfg.Format,
+		prefix:  cfg.CookiePrefix,
 		name:    cfg.CookieName,
 		signer:  signer,
 		store:   cfg.Store,
@@ -250,21 +272,13 @@ func New(cfg Config) (*Bridge, error) {
 	if err := b.checkLifecycle(); err != nil {
 		return nil, err
 	}
+	if err := b.checkFormat(); err != nil {
+		return nil, err
+	}
 	if e, ok := cfg.Store.(ExpiryEnforcer); ok {
 		b.storeExpires = e.EnforcesExpiry()
 	}
-	if b.name == "" {
-		b.name = DefaultCookieName
-	}
-	if b.now == nil {
-		b.now = time.Now
-	}
-	if b.log == nil {
-		b.log = slog.Default()
-	}
-	if b.maxHdr == 0 {
-		b.maxHdr = cookiesig.DefaultMaxHeaderBytes
-	}
+	bridgekit.Defaults(&b.now, &b.log, &b.maxHdr)
 	if b.onError == nil {
 		b.onError = func(w http.ResponseWriter, _ *http.Request, _ error) {
 			http.Error(w, "session store unavailable", http.StatusServiceUnavailable)
@@ -273,8 +287,8 @@ func New(cfg Config) (*Bridge, error) {
 	if b.cookie.Path == "" {
 		b.cookie.Path = "/"
 	}
-	if ss := b.cookie.SameSite; ss != 0 && ss != http.SameSiteDefaultMode && sameSiteModes[ss] == "" {
-		return nil, fmt.Errorf("sessionbridge: %w: CookieOptions.SameSite %d", sessionjson.ErrInvalidCookieOption, ss)
+	if _, ok := bridgekit.SameSite(b.cookie.SameSite); !ok {
+		return nil, fmt.Errorf("sessionbridge: %w: CookieOptions.SameSite %d", sessionjson.ErrInvalidCookieOption, b.cookie.SameSite)
 	}
 	// Refuse here, once, the options (and cookie name) that would make
 	// every WriteCookie fail: a bad Domain, Path or Priority.
@@ -296,12 +310,12 @@ func (b *Bridge) Store() Store { return b.store }
 // SessionID returns the verified session id carried by r's Cookie header,
 // or an error wrapping ErrNoSession and the cookiesig reason.
 func (b *Bridge) SessionID(r *http.Request) (string, error) {
-	return b.SessionIDFromHeader(cookieHeader(r))
+	return b.SessionIDFromHeader(bridgekit.CookieHeader(r))
 }
 
 // SessionIDFromHeader is SessionID for a raw Cookie header.
 func (b *Bridge) SessionIDFromHeader(header string) (string, error) {
-	sid, err := b.signer.SessionIDLimit(header, b.name, b.maxHdr)
+	sid, err := b.sessionIDFromHeader(header)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrNoSession, err)
 	}
@@ -310,28 +324,17 @@ func (b *Bridge) SessionIDFromHeader(header string) (string, error) {
 
 // SessionIDFromValue returns the verified session id of a session cookie's
 // value presented outside the Cookie header, URL-decoded ("s:<id>.<sig>",
-// as express-session sets it), or an error wrapping ErrNoSession and the
-// cookiesig reason (ErrNotSigned, ErrBadSignature, ErrMalformed). It is the
-// Bridge's [SessionSource] method for credentials sent in a socket.io auth
-// payload or a query parameter.
+// as express-session sets it; with FastifySession CookiePrefix +
+// "<id>.<sig>"), or an error wrapping ErrNoSession and the cookiesig reason
+// (ErrNotSigned, ErrBadSignature, ErrMalformed). It is the Bridge's
+// [SessionSource] method for credentials sent in a socket.io auth payload
+// or a query parameter.
 func (b *Bridge) SessionIDFromValue(value string) (string, error) {
-	sid, err := b.signer.UnsignCookie(value)
+	sid, err := b.unsignValue(value)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrNoSession, err)
 	}
 	return sid, nil
-}
-
-// cookieHeader joins a request's Cookie header lines the way Node does.
-func cookieHeader(r *http.Request) string {
-	lines := r.Header["Cookie"]
-	switch len(lines) {
-	case 0:
-		return ""
-	case 1:
-		return lines[0]
-	}
-	return strings.Join(lines, "; ")
 }
 
 // Load returns the session of the request: cookie, signature, store, expiry.
@@ -350,9 +353,11 @@ func (b *Bridge) Load(r *http.Request) (*Session, error) {
 // cookie). Never pass an id a client sent unsigned.
 //
 // Expiry: a store that expires sessions itself ([ExpiryEnforcer]) is
-// trusted, as Node trusts it; for any other store a session whose
-// cookie.expires has passed is refused with ErrExpired, even though the
-// store returned it and Node would revive it.
+// trusted, as express-session trusts it; for any other store a session
+// whose cookie.expires has passed is refused with ErrExpired, even though
+// the store returned it and Node would revive it. With FastifySession a
+// session whose stored cookie.expires has passed is refused with
+// ErrExpired whatever the store, as @fastify/session refuses it.
 //
 // ctx bounds the whole load, reading and decoding the record included (a
 // [Store] honours ctx in both; see
@@ -372,8 +377,10 @@ func (b *Bridge) LoadID(ctx context.Context, sid string) (*Session, error) {
 }
 
 // NewSession creates a session the way express-session's generate() does: a
-// fresh id (uid-safe: 24 random bytes, base64url, 32 characters) and a
-// cookie from the configured options. It is not stored until Save.
+// fresh id (uid-safe: 24 random bytes, base64url, 32 characters, as
+// @fastify/session makes them too) and a cookie from the configured
+// options, in the layout of the Bridge's Format. It is not stored until
+// Save.
 func (b *Bridge) NewSession() (*Session, error) {
 	sid, err := NewID()
 	if err != nil {
@@ -404,11 +411,11 @@ func (b *Bridge) newCookie() sessionjson.Cookie {
 		d := o.Domain
 		c.Domain = &d
 	}
-	if o.Secure {
-		t := true
-		c.Secure = &t
+	c.Secure = b.secureDefault()
+	if b.format == FastifySession {
+		c.Layout = sessionjson.FastifyLayout
 	}
-	if mode := sameSiteModes[o.SameSite]; mode != "" {
+	if mode, _ := bridgekit.SameSite(o.SameSite); mode != "" {
 		c.SameSite = &sessionjson.SameSite{Mode: mode}
 	}
 	if o.Partitioned {
@@ -442,9 +449,14 @@ func (b *Bridge) Save(ctx context.Context, s *Session) error {
 
 // Touch resets the session's expiry from now and tells the store, as
 // express-session does for an unmodified session with resave off. Under
-// [Bridge.LoadAndSave] there is no need: the middleware touches.
+// [Bridge.LoadAndSave] there is no need: the middleware touches. With
+// FastifySession the store's record is rewritten with its expiry reset
+// (see [FastifySession]); s.Record's data is not written.
 func (b *Bridge) Touch(ctx context.Context, s *Session) error {
 	s.Record.Touch(b.now())
+	if b.format == FastifySession {
+		return b.touchFresh(ctx, s.ID)
+	}
 	if err := b.store.Touch(ctx, s.ID, s.Record); err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("%w: %w", ErrNoSession, ErrNotFound)
@@ -566,6 +578,9 @@ func (b *Bridge) KeepAlive(ctx context.Context, sid string) error {
 	if b.touchAfter > 0 && b.recentlyTouched(rec, v) {
 		return nil
 	}
+	if b.format == FastifySession {
+		return b.touchRecord(ctx, sid, rec, v)
+	}
 	rec.Touch(b.now())
 	if err := b.store.Touch(ctx, sid, s.Record); err != nil {
 		if errors.Is(err, ErrNotFound) {
@@ -598,15 +613,15 @@ func (b *Bridge) checkLifecycle() error {
 
 // WriteCookie adds the Set-Cookie header express-session sends for the
 // session to w: name=s%3A<signed id>; Path=/; Expires=...; HttpOnly ...
-// (see [sessionjson.Cookie.SetCookie]). Like express-session, it sends
-// nothing for a Secure cookie on a request that is not HTTPS (r.TLS set, or
-// X-Forwarded-Proto https with TrustProxy).
+// (see [sessionjson.Cookie.SetCookie]), or with FastifySession the one
+// @fastify/session sends: name=<prefix><signed id>, raw. Like both, it
+// sends nothing for a Secure cookie on a request that is not HTTPS (r.TLS
+// set, or X-Forwarded-Proto https with TrustProxy).
 func (b *Bridge) WriteCookie(w http.ResponseWriter, r *http.Request, s *Session) error {
-	c := &s.Record.Cookie
-	if c.Secure != nil && *c.Secure && !b.isSecure(r) {
+	if b.insecureRequest(r, s) {
 		return nil
 	}
-	h, err := c.SetCookie(b.name, b.signer.CookieValue(s.ID))
+	h, err := s.Record.Cookie.SetCookie(b.name, b.cookieValue(s.ID))
 	if err != nil {
 		return err
 	}
@@ -614,19 +629,9 @@ func (b *Bridge) WriteCookie(w http.ResponseWriter, r *http.Request, s *Session)
 	return nil
 }
 
-func (b *Bridge) isSecure(r *http.Request) bool {
-	if r.TLS != nil {
-		return true
-	}
-	if !b.trust {
-		return false
-	}
-	proto := r.Header.Get("X-Forwarded-Proto")
-	if i := strings.IndexByte(proto, ','); i >= 0 {
-		proto = proto[:i]
-	}
-	return strings.EqualFold(strings.TrimSpace(proto), "https")
-}
+// isSecure is express-session's issecure: TLS, or with TrustProxy
+// X-Forwarded-Proto https.
+func (b *Bridge) isSecure(r *http.Request) bool { return bridgekit.ExpressSecure(r, b.trust) }
 
 type ctxKey struct{}
 

@@ -1,20 +1,18 @@
 package sessionbridge
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/sessionbridge/sessionbridge/internal/backoff"
+	"github.com/sessionbridge/sessionbridge/internal/hookwriter"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 )
 
@@ -142,11 +140,11 @@ func (st *lifecycle) onHeaders(h http.Header, s *Session) {
 	if st.gone() || !st.shouldSetCookie(s) {
 		return
 	}
-	if c := s.Record.Cookie; c.Secure != nil && *c.Secure && !st.b.isSecure(st.r) {
+	if st.b.insecureRequest(st.r, s) {
 		return
 	}
 	st.touch(s)
-	v, err := s.Record.Cookie.SetCookie(st.b.name, st.b.signer.CookieValue(s.ID))
+	v, err := s.Record.Cookie.SetCookie(st.b.name, st.b.cookieValue(s.ID))
 	if err != nil {
 		st.b.log.LogAttrs(st.r.Context(), slog.LevelError, "session cookie not sent", slog.Any("error", err))
 		return
@@ -161,6 +159,12 @@ func (st *lifecycle) end(ctx context.Context, s *Session) error {
 		return st.b.destroyStored(ctx, s.ID)
 	}
 	if st.gone() {
+		return nil
+	}
+	if st.b.format == FastifySession && st.b.insecureRequest(st.r, s) {
+		// @fastify/session neither saves nor sends a Secure session's
+		// cookie over plain HTTP: storing it would leave a record no
+		// client can ever present.
 		return nil
 	}
 	st.touch(s)
@@ -214,6 +218,12 @@ func (st *lifecycle) end(ctx context.Context, s *Session) error {
 // as express-session lets them. A store failure while loading is answered
 // by Config.ErrorHandler (503 by default), never as "logged out".
 //
+// With FastifySession the decisions stay express-session's (set Rolling and
+// SaveUninitialized as the fastify app sets them), with @fastify/session's
+// cookie, path rule and expiry rule, a touch that rewrites the record's
+// cookie, and a Secure session on a plain HTTP request left unsaved; see
+// [FastifySession].
+//
 // A handler that panics saves nothing. A hijacked connection (a websocket
 // upgrade) saves nothing at the end: call Save before hijacking.
 func (b *Bridge) LoadAndSave(next http.Handler) http.Handler {
@@ -228,14 +238,16 @@ func (b *Bridge) LoadAndSave(next http.Handler) http.Handler {
 			b.storeFailed(w, r, err)
 			return
 		}
-		lw := &lifecycleWriter{ResponseWriter: w, st: st, s: s, length: -1}
+		lw := &lifecycleWriter{Writer: hookwriter.Writer{ResponseWriter: w, HoldLastByte: true}, st: st, s: s}
+		lw.Hook = lw
 		next.ServeHTTP(lw, r.WithContext(NewContext(r.Context(), s)))
 		lw.finish(r)
 	})
 }
 
 // inCookiePath is express-session's check that the request's original path
-// starts with the cookie's path.
+// starts with the cookie's path, or with FastifySession @fastify/session's
+// that it is the cookie's path or below it.
 func (b *Bridge) inCookiePath(r *http.Request) bool {
 	path := r.URL.EscapedPath()
 	if r.RequestURI != "" && r.RequestURI != "*" {
@@ -251,6 +263,9 @@ func (b *Bridge) inCookiePath(r *http.Request) bool {
 	}
 	if path == "" {
 		path = "/"
+	}
+	if b.format == FastifySession {
+		return fastifyPathMatch(path, b.cookie.Path)
 	}
 	return strings.HasPrefix(path, b.cookie.Path)
 }
@@ -319,7 +334,7 @@ func (b *Bridge) checkLoaded(ctx context.Context, rec *sessionjson.Session, err 
 		// The store answered too late (or ignored ctx while decoding).
 		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
-	if !b.storeExpires && rec.Expired(b.now()) {
+	if (!b.storeExpires || b.format == FastifySession) && rec.Expired(b.now()) {
 		return fmt.Errorf("%w: %w", ErrNoSession, ErrExpired)
 	}
 	return nil
@@ -358,8 +373,13 @@ func (b *Bridge) genID(r *http.Request) (string, error) {
 // commit writes s, the way Config.Conflict says when the stored record
 // changed since st read it. st is nil outside LoadAndSave and Update.
 func (b *Bridge) commit(ctx context.Context, s *Session, st *lifecycle) error {
+	return b.commitAs(ctx, s, st, b.conflict)
+}
+
+// commitAs is commit with the conflict policy given.
+func (b *Bridge) commitAs(ctx context.Context, s *Session, st *lifecycle, policy ConflictPolicy) error {
 	cs, conditional := b.store.(ConditionalStore)
-	if !conditional || b.conflict == ConflictOverwrite || st == nil || st.base == nil {
+	if !conditional || policy == ConflictOverwrite || st == nil || st.base == nil {
 		if err := b.store.Set(ctx, s.ID, s.Record); err != nil {
 			return fmt.Errorf("%w: %w", ErrStore, err)
 		}
@@ -380,7 +400,7 @@ func (b *Bridge) commit(ctx context.Context, s *Session, st *lifecycle) error {
 			if !errors.Is(err, ErrConflict) {
 				return fmt.Errorf("%w: %w", ErrStore, err)
 			}
-			if b.conflict == ConflictFail {
+			if policy == ConflictFail {
 				return fmt.Errorf("sessionbridge: save refused: %w", ErrConflict)
 			}
 			if attempt >= b.retries {
@@ -481,6 +501,15 @@ func (b *Bridge) touchStored(ctx context.Context, s *Session, v Version) error {
 	if b.touchAfter > 0 && b.recentlyTouched(read, v) {
 		return nil
 	}
+	if b.format == FastifySession {
+		// The expiry lives in the record: rewrite its cookie, merging
+		// whatever another writer stored since the load.
+		err := b.commitAs(ctx, s, s.lc, ConflictMerge)
+		if err != nil && !errors.Is(err, errSessionGone) {
+			return err
+		}
+		return nil
+	}
 	err := b.store.Touch(ctx, s.ID, s.Record)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return fmt.Errorf("%w: %w", ErrStore, err)
@@ -505,87 +534,21 @@ func (b *Bridge) storeFailed(w http.ResponseWriter, r *http.Request, err error) 
 // holds back the last byte of a body of known length until the session is
 // stored, so that a client never has the whole response before that.
 type lifecycleWriter struct {
-	http.ResponseWriter
+	hookwriter.Writer
 	st *lifecycle
 	s  *Session
-
-	wroteHeader bool
-	hijacked    bool
-	length      int64 // the Content-Length the handler set, -1 if none
-	written     int64 // body bytes accepted from the handler
-	pending     []byte
 }
 
-func (w *lifecycleWriter) WriteHeader(code int) {
-	if w.wroteHeader || w.hijacked {
-		w.ResponseWriter.WriteHeader(code)
-		return
-	}
-	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
-		w.ResponseWriter.WriteHeader(code) // informational: the header comes later
-		return
-	}
-	w.wroteHeader = true
-	w.st.onHeaders(w.Header(), w.s)
-	if cl := w.Header().Get("Content-Length"); cl != "" {
-		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
-			w.length = n
-		}
-	}
-	w.ResponseWriter.WriteHeader(code)
+// BeforeHeader is express-session's onHeaders listener.
+func (w *lifecycleWriter) BeforeHeader(h http.Header) error {
+	w.st.onHeaders(h, w.s)
+	return nil
 }
-
-func (w *lifecycleWriter) Write(p []byte) (int, error) {
-	if !w.wroteHeader {
-		w.WriteHeader(http.StatusOK)
-	}
-	if len(w.pending) > 0 && len(p) > 0 {
-		// The handler writes past its Content-Length: let net/http say so.
-		if _, err := w.ResponseWriter.Write(w.pending); err != nil {
-			return 0, err
-		}
-		w.pending = w.pending[:0]
-	}
-	if w.length > 0 && len(p) > 0 && w.written+int64(len(p)) == w.length {
-		n, err := w.ResponseWriter.Write(p[:len(p)-1])
-		w.written += int64(n)
-		if err != nil {
-			return n, err
-		}
-		w.pending = append(w.pending, p[len(p)-1])
-		w.written++
-		return len(p), nil
-	}
-	n, err := w.ResponseWriter.Write(p)
-	w.written += int64(n)
-	return n, err
-}
-
-// Flush implements http.Flusher.
-func (w *lifecycleWriter) Flush() {
-	if !w.wroteHeader {
-		w.WriteHeader(http.StatusOK)
-	}
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Hijack implements http.Hijacker. The session is not saved at the end of
-// a hijacked request.
-func (w *lifecycleWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	c, rw, err := http.NewResponseController(w.ResponseWriter).Hijack()
-	if err == nil {
-		w.hijacked = true
-	}
-	return c, rw, err
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *lifecycleWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // finish runs when the handler has returned: it stores the session and
 // releases the end of the response.
 func (w *lifecycleWriter) finish(r *http.Request) {
-	if w.hijacked {
+	if w.Hijacked() {
 		return
 	}
 	st, b := w.st, w.st.b
@@ -595,7 +558,7 @@ func (w *lifecycleWriter) finish(r *http.Request) {
 	if err != nil {
 		b.log.LogAttrs(r.Context(), slog.LevelError, "session not stored at the end of the request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
-		if !w.wroteHeader {
+		if !w.WroteHeader() {
 			b.onError(w.ResponseWriter, r, err)
 			return
 		}
@@ -603,13 +566,7 @@ func (w *lifecycleWriter) finish(r *http.Request) {
 		// take it for a complete one.
 		panic(http.ErrAbortHandler)
 	}
-	if !w.wroteHeader {
-		w.wroteHeader = true
-		w.st.onHeaders(w.Header(), w.s)
-	}
-	if len(w.pending) > 0 {
-		_, _ = w.ResponseWriter.Write(w.pending)
-	}
+	w.Finish()
 }
 
 // recentlyTouched reports whether the store set the expiry of rec (a record

@@ -8,7 +8,10 @@ import (
 // A SessionSource finds the session a client presents and loads sessions by
 // id: what code that authorizes from a shared session needs of a session
 // format (socketauth.Authorizer and socketauth.Tracker take one). A [Bridge]
-// is the SessionSource of express-session.
+// is the SessionSource of express-session and @fastify/session;
+// cookiesession.Bridge and koasession.Bridge are those of cookie-session
+// and koa-session, whose "id" in cookie mode is the signed cookie value
+// itself (they keep no server record).
 //
 // The errors follow the Bridge's: a client without a valid session gets an
 // error wrapping [ErrNoSession] and the reason (a cookiesig sentinel,
@@ -24,8 +27,11 @@ type SessionSource interface {
 	// SessionIDFromValue returns the verified session id of a session
 	// cookie's value presented outside the Cookie header (a socket.io auth
 	// payload, a query parameter), already URL-decoded: for express-session
-	// "s:<id>.<signature>". Errors are SessionID's, except that an empty
-	// value is not "no cookie" but cookiesig.ErrNotSigned or ErrMalformed.
+	// "s:<id>.<signature>", for @fastify/session its cookiePrefix, the id
+	// and the signature, for the keygrip formats (cookie-session,
+	// koa-session) "<value>.<signature>", the two cookies' values. Errors
+	// are SessionID's, except that an empty value is not "no cookie" but
+	// cookiesig.ErrNotSigned or ErrMalformed.
 	SessionIDFromValue(value string) (string, error)
 	// LoadID loads the session of an id that SessionID or
 	// SessionIDFromValue verified, or that a caller got from them earlier

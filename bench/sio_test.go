@@ -134,8 +134,14 @@ func TestSioGoClientsCheckUsers(t *testing.T) {
 			t.Errorf("%s client against the baseline: %v (%+v)", kind, err, counts(r))
 		}
 		// The negative control fails a server that accepts forged cookies.
-		if r := c.run(ctx, baseURL, 200*time.Millisecond, true); r.ForgedAccepted == 0 || r.check(true) == nil {
-			t.Errorf("%s client: a server accepting forged cookies passed (%+v)", kind, counts(r))
+		// Every fifth cookie is forged: on a loaded machine a short run may
+		// not reach one, so run until one was tried (or five runs).
+		var ctl sioResult
+		for i := 0; i < 5 && ctl.ForgedAccepted+ctl.ForgedRefused == 0; i++ {
+			ctl = c.run(ctx, baseURL, 200*time.Millisecond<<i, true)
+		}
+		if ctl.ForgedAccepted == 0 || ctl.check(true) == nil {
+			t.Errorf("%s client: a server accepting forged cookies passed (%+v)", kind, counts(ctl))
 		}
 	}
 	// A client told that each cookie belongs to the next user: every

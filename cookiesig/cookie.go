@@ -33,15 +33,21 @@ const DefaultMaxHeaderBytes = 16 << 10
 // matches the cookie whose name is its latin1 encoding, and a name with a
 // character above U+00FF (or invalid UTF-8) matches nothing.
 func CookieValue(header, name string) (value string, found bool) {
+	return cookieValue(header, name, rawCookieValue)
+}
+
+// cookieValue is CookieValue with raw, npm cookie 0.7's or 2's, finding
+// the raw value of the cookie whose name is key.
+func cookieValue(header, name string, raw func(header, key string) (string, bool)) (string, bool) {
 	key, ok := latin1Name(name)
 	if !ok {
 		return "", false
 	}
-	raw, found := rawCookieValue(header, key)
+	v, found := raw(header, key)
 	if !found {
 		return "", false
 	}
-	return decodeIfEncoded(latin1ToUTF8(raw)), true
+	return decodeIfEncoded(latin1ToUTF8(v)), true
 }
 
 // latin1Name returns the bytes a Cookie header holds for a cookie called
@@ -104,67 +110,19 @@ func hasNonASCII(s string) bool {
 	return false
 }
 
-// rawCookieValue is CookieValue without the decoding.
+// rawCookieValue is CookieValue without the decoding: npm cookie 0.7's
+// parse for one name, which walks the header as cookie 2's does
+// (rawCookie2Value) and then removes one pair of double quotes around the
+// value.
 func rawCookieValue(header, name string) (value string, found bool) {
-	n := len(header)
-	if n < 2 {
-		return "", false
+	v, found := rawCookie2Value(header, name)
+	if len(v) > 0 && v[0] == '"' && v[len(v)-1] == '"' {
+		if len(v) == 1 { // a lone `"`: JavaScript's slice gives ""
+			return "", true
+		}
+		v = v[1 : len(v)-1]
 	}
-	index := 0
-	for index < n {
-		eq := strings.IndexByte(header[index:], '=')
-		if eq < 0 {
-			break
-		}
-		eq += index
-		end := strings.IndexByte(header[index:], ';')
-		if end < 0 {
-			end = n
-		} else {
-			end += index
-			if eq > end {
-				// A pair without "=": restart right after the last ';' before
-				// the '=' (cookie's "backtrack on prior semicolon").
-				index = strings.LastIndexByte(header[:eq], ';') + 1
-				continue
-			}
-		}
-		ks := startIndex(header, index, eq)
-		ke := endIndex(header, eq, ks)
-		if header[ks:ke] == name {
-			vs := startIndex(header, eq+1, end)
-			ve := endIndex(header, end, vs)
-			if vs < n && header[vs] == '"' && ve > 0 && header[ve-1] == '"' {
-				vs++
-				ve--
-			}
-			if ve < vs { // a lone `"`: JavaScript's slice gives ""
-				return "", true
-			}
-			return header[vs:ve], true
-		}
-		index = end + 1
-	}
-	return "", false
-}
-
-func startIndex(s string, i, max int) int {
-	for ; i < max; i++ {
-		if c := s[i]; c != ' ' && c != '\t' {
-			return i
-		}
-	}
-	return max
-}
-
-func endIndex(s string, i, min int) int {
-	for i > min {
-		i--
-		if c := s[i]; c != ' ' && c != '\t' {
-			return i + 1
-		}
-	}
-	return min
+	return v, found
 }
 
 func decodeIfEncoded(v string) string {

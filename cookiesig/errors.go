@@ -6,8 +6,11 @@ import "errors"
 var (
 	// ErrNoCookie means the request has no (non-empty) cookie of that name.
 	ErrNoCookie = errors.New("cookiesig: no cookie of that name")
-	// ErrNotSigned means the cookie exists but does not start with "s:",
-	// so express-session would ignore it and start a new session.
+	// ErrNotSigned means the cookie exists but carries no signature the
+	// format looks for: no "s:" prefix (express-session), not the
+	// configured cookiePrefix (@fastify/session), or no NAME.sig cookie
+	// (keygrip: cookie-session, koa-session). Node ignores such a cookie
+	// and starts a new session.
 	ErrNotSigned = errors.New("cookiesig: cookie is not signed")
 	// ErrBadSignature means the signature does not match any secret: the
 	// cookie was forged, truncated or signed with a secret no longer listed.

@@ -104,45 +104,69 @@ func (s *Signer) UnsignIndex(signed string) (value string, secret int, err error
 	return "", -1, ErrBadSignature
 }
 
-// key holds one secret's HMAC state. hmac.New computes the padded key blocks
-// once; crypto/hmac then restores them on Reset without rehashing the secret,
-// and the pool keeps those states (and the output buffers) allocated.
+// key holds one secret's HMAC state, for one hash and one encoding of the
+// digest: HMAC-SHA256 in unpadded standard base64 for cookie-signature, the
+// configured hash in unpadded URL-safe base64 for keygrip. hmac.New
+// computes the padded key blocks once; crypto/hmac then restores them on
+// Reset without rehashing the secret, and the pool keeps those states (and
+// the output buffers) allocated. Every signature this package checks goes
+// through key.verify, the one constant-time comparison.
 type key struct {
-	pool sync.Pool
+	pool   sync.Pool
+	enc    *base64.Encoding
+	size   int // digest bytes
+	encLen int // encoded digest bytes
 }
+
+// maxDigest is the largest digest a key makes (SHA-512).
+const maxDigest = 64
 
 type macState struct {
 	h   hash.Hash
-	sum [sha256.Size]byte
-	enc [SignatureLen]byte
+	sum [maxDigest]byte
+	enc [(maxDigest*8 + 5) / 6]byte
 }
 
 func newKey(secret string) *key {
-	k := &key{}
+	return newKeyFor(secret, sha256.New, base64.RawStdEncoding)
+}
+
+func newKeyFor(secret string, h func() hash.Hash, enc *base64.Encoding) *key {
+	k := &key{enc: enc}
 	secretBytes := []byte(secret)
 	k.pool.New = func() any {
-		st := &macState{h: hmac.New(sha256.New, secretBytes)}
-		return st
+		return &macState{h: hmac.New(h, secretBytes)}
 	}
 	// Warm the pool so the first request pays nothing.
 	st := k.pool.Get().(*macState)
 	st.h.Reset()
+	k.size = st.h.Size()
+	k.encLen = enc.EncodedLen(k.size)
 	k.pool.Put(st)
 	return k
 }
 
-// mac computes the encoded signature of value into st.enc.
-func (k *key) mac(st *macState, value string) {
+// mac computes the encoded signature of value into st.enc[:k.encLen].
+func (k *key) mac(st *macState, value string) []byte {
 	st.h.Reset()
 	st.h.Write(unsafe.Slice(unsafe.StringData(value), len(value)))
 	st.h.Sum(st.sum[:0])
-	base64.RawStdEncoding.Encode(st.enc[:], st.sum[:])
+	out := st.enc[:k.encLen]
+	k.enc.Encode(out, st.sum[:k.size])
+	return out
 }
 
 func (k *key) sign(value string) string {
 	st := k.pool.Get().(*macState)
-	k.mac(st, value)
-	out := value + "." + string(st.enc[:])
+	out := value + "." + string(k.mac(st, value))
+	k.pool.Put(st)
+	return out
+}
+
+// digest returns the encoded signature of value alone.
+func (k *key) digest(value string) string {
+	st := k.pool.Get().(*macState)
+	out := string(k.mac(st, value))
 	k.pool.Put(st)
 	return out
 }
@@ -151,19 +175,14 @@ func (k *key) sign(value string) string {
 // where the two differ.
 func (k *key) verify(value, sig string) bool {
 	st := k.pool.Get().(*macState)
-	k.mac(st, value)
-	ok := subtle.ConstantTimeCompare(st.enc[:], unsafe.Slice(unsafe.StringData(sig), len(sig))) == 1
+	ok := subtle.ConstantTimeCompare(k.mac(st, value), unsafe.Slice(unsafe.StringData(sig), len(sig))) == 1
 	k.pool.Put(st)
 	return ok
 }
 
 // verifyBytes is verify for a signature held in an array.
 func (k *key) verifyBytes(value string, sig *[SignatureLen]byte) bool {
-	st := k.pool.Get().(*macState)
-	k.mac(st, value)
-	ok := subtle.ConstantTimeCompare(st.enc[:], sig[:]) == 1
-	k.pool.Put(st)
-	return ok
+	return k.verify(value, unsafe.String(&sig[0], len(sig)))
 }
 
 func (k *key) unsign(signed string) (string, error) {

@@ -43,11 +43,16 @@ var (
 )
 
 // Raw returns session.passport.user exactly as stored, or ErrNotLoggedIn,
-// or ErrBadPassport.
+// or ErrBadPassport. In a record @fastify/session wrote (or Go wrote as
+// its peer), the user is session.passport itself, as @fastify/passport
+// keeps it, and any value but null is a user.
 func Raw(s *sessionbridge.Session) (json.RawMessage, error) {
 	p, ok := s.Record.Raw(Key)
 	if !ok || isNull(p) {
 		return nil, ErrNotLoggedIn
+	}
+	if fastifyPassport(s.Record) {
+		return p, nil
 	}
 	if p[0] != '{' {
 		return nil, ErrBadPassport
@@ -66,6 +71,12 @@ func Raw(s *sessionbridge.Session) (json.RawMessage, error) {
 }
 
 func isNull(b []byte) bool { return string(bytes.TrimSpace(b)) == "null" }
+
+// fastifyPassport reports whether rec is a @fastify/session record, whose
+// passport is @fastify/passport's: the serialized user itself under Key.
+func fastifyPassport(rec *sessionjson.Session) bool {
+	return rec.HasCookie() && rec.Cookie.Layout == sessionjson.FastifyLayout
+}
 
 // LoggedIn reports whether passport would consider the session logged in.
 func LoggedIn(s *sessionbridge.Session) bool {
@@ -125,6 +136,18 @@ func JSONDeserializer[U any]() Deserializer[U] {
 	}
 }
 
+// A Manager is the session format Login and Logout work through: what it
+// takes to create, regenerate and save a session. A
+// *sessionbridge.Bridge is one (express-session, @fastify/session), and so
+// are the cookie-based formats' (cookiesession, koasession).
+type Manager interface {
+	NewSession() (*sessionbridge.Session, error)
+	Regenerate(ctx context.Context, s *sessionbridge.Session) error
+	Save(ctx context.Context, s *sessionbridge.Session) error
+}
+
+var _ Manager = (*sessionbridge.Bridge)(nil)
+
 // Options for Login and Logout.
 type Options struct {
 	// KeepSessionInfo keeps the old session's data in the new session
@@ -140,7 +163,7 @@ type Options struct {
 // yet) it returns a new session. Under Bridge.LoadAndSave the new cookie is
 // sent at the end of the request; elsewhere send it with
 // Bridge.WriteCookie.
-func Login(ctx context.Context, b *sessionbridge.Bridge, old *sessionbridge.Session, user any, opts Options) (*sessionbridge.Session, error) {
+func Login(ctx context.Context, b Manager, old *sessionbridge.Session, user any, opts Options) (*sessionbridge.Session, error) {
 	ser, err := json.Marshal(user)
 	if err != nil {
 		return nil, fmt.Errorf("passportuser: serializing the user: %w", err)
@@ -148,9 +171,19 @@ func Login(ctx context.Context, b *sessionbridge.Bridge, old *sessionbridge.Sess
 	if string(ser) == "null" || string(ser) == "false" || string(ser) == `""` {
 		return nil, errors.New("passportuser: a user must not serialize to null, false or \"\"")
 	}
-	s, err := regenerate(ctx, b, old, opts)
+	s, err := regenerate(ctx, b, old, opts, true)
 	if err != nil {
 		return nil, err
+	}
+	if fastifyPassport(s.Record) {
+		// @fastify/passport: the user is the member itself.
+		if err := s.Record.SetRaw(Key, ser); err != nil {
+			return nil, err
+		}
+		if err := b.Save(ctx, s); err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
 	pass := map[string]json.RawMessage{}
 	if p, ok := s.Record.Raw(Key); ok && len(p) > 0 && p[0] == '{' {
@@ -219,12 +252,16 @@ func orderedPassport(s *sessionjson.Session, pass map[string]json.RawMessage) js
 // the end of the request, as express-session does after req.logout;
 // elsewhere Logout saves it, and the caller sends its cookie with
 // Bridge.WriteCookie.
-func Logout(ctx context.Context, b *sessionbridge.Bridge, s *sessionbridge.Session, opts Options) (*sessionbridge.Session, error) {
+func Logout(ctx context.Context, b Manager, s *sessionbridge.Session, opts Options) (*sessionbridge.Session, error) {
 	if s == nil {
 		// passport's req.logout fails the same way without a session.
 		return nil, fmt.Errorf("%w: no session to log out of", ErrNotLoggedIn)
 	}
-	if p, ok := s.Record.Raw(Key); ok && len(p) > 0 && p[0] == '{' {
+	if fastifyPassport(s.Record) {
+		if err := s.Record.Delete(Key); err != nil {
+			return nil, err
+		}
+	} else if p, ok := s.Record.Raw(Key); ok && len(p) > 0 && p[0] == '{' {
 		pass := map[string]json.RawMessage{}
 		_ = json.Unmarshal(p, &pass)
 		delete(pass, "user")
@@ -235,7 +272,7 @@ func Logout(ctx context.Context, b *sessionbridge.Bridge, s *sessionbridge.Sessi
 	if err := b.Save(ctx, s); err != nil {
 		return nil, err
 	}
-	n, err := regenerate(ctx, b, s, opts)
+	n, err := regenerate(ctx, b, s, opts, false)
 	if err != nil {
 		return nil, err
 	}
@@ -250,13 +287,28 @@ func Logout(ctx context.Context, b *sessionbridge.Bridge, s *sessionbridge.Sessi
 
 // regenerate is express-session's regenerate plus passport's
 // keepSessionInfo merge.
-func regenerate(ctx context.Context, b *sessionbridge.Bridge, s *sessionbridge.Session, opts Options) (*sessionbridge.Session, error) {
+func regenerate(ctx context.Context, b Manager, s *sessionbridge.Session, opts Options, login bool) (*sessionbridge.Session, error) {
 	if s == nil {
 		return b.NewSession()
 	}
 	prev := s.Record
 	if err := b.Regenerate(ctx, s); err != nil {
 		return nil, err
+	}
+	if fastifyPassport(s.Record) && fastifyPassport(prev) {
+		// @fastify/passport's login keeps "session" (and, with
+		// keepSessionInfo, every key; passport itself is then rewritten);
+		// its logout keeps nothing.
+		for _, k := range prev.Keys() {
+			if !login || k == "cookie" || !opts.KeepSessionInfo && k != "session" {
+				continue
+			}
+			raw, _ := prev.Raw(k)
+			if err := s.Record.SetRaw(k, raw); err != nil {
+				return nil, err
+			}
+		}
+		return s, nil
 	}
 	if opts.KeepSessionInfo {
 		// merge(req.session, prevSession) copies every key, cookie included.

@@ -30,13 +30,32 @@ type SameSite struct {
 	Bool bool
 }
 
-// Cookie is the "cookie" member of an express-session record, the data of
-// express-session's Cookie class. A nil pointer is a field Node leaves out
-// (undefined), except OriginalMaxAge and Expires, for which nil is null: a
-// browser-session cookie. When Go changes a cookie it is written back with
-// exactly the keys and key order of Cookie.prototype.toJSON:
-// originalMaxAge, partitioned, priority, expires, secure, httpOnly, domain,
-// path, sameSite.
+// Layout is the way a record's cookie is serialized: that of
+// express-session or of @fastify/session. Both read either, and both
+// packages' stores hold either; each writes its own.
+type Layout uint8
+
+const (
+	// ExpressLayout is express-session's Cookie.prototype.toJSON:
+	// originalMaxAge, partitioned, priority, expires, secure, httpOnly,
+	// domain, path, sameSite, each only when defined.
+	ExpressLayout Layout = iota
+	// FastifyLayout is @fastify/session's Cookie.prototype.toJSON:
+	// expires, originalMaxAge, originalExpires, sameSite, secure, path,
+	// httpOnly, domain, partitioned, with null where sameSite, secure or
+	// domain is unset, originalExpires only on a re-save (the expires the
+	// record held when it was loaded), and no priority.
+	FastifyLayout
+)
+
+// Cookie is the "cookie" member of a session record, the data of
+// express-session's (or @fastify/session's) Cookie class. A nil pointer is
+// a field Node leaves out (undefined), except OriginalMaxAge and Expires,
+// for which nil is null: a browser-session cookie. When Go changes a
+// cookie it is written back in its Layout, with exactly the keys and key
+// order of that package's Cookie.prototype.toJSON: for express-session
+// originalMaxAge, partitioned, priority, expires, secure, httpOnly,
+// domain, path, sameSite.
 type Cookie struct {
 	// OriginalMaxAge is the cookie's lifetime in milliseconds, or nil for a
 	// browser-session cookie.
@@ -52,9 +71,21 @@ type Cookie struct {
 	Path        *string
 	SameSite    *SameSite
 
+	// Layout is how the cookie is written: a decoded cookie keeps the
+	// layout of whoever wrote the record (FastifyLayout when its expires
+	// comes before its originalMaxAge, as only @fastify/session writes
+	// them), a new one that of the middleware it is made for. Default
+	// ExpressLayout.
+	Layout Layout
+
 	// nulls marks optional fields stored as an explicit JSON null;
 	// absent marks originalMaxAge and expires missing altogether.
 	nulls, absent uint16
+	// originalExpires is @fastify/session's cookie.originalExpires as it
+	// is once a record is loaded: the expires the record held (only for
+	// FastifyLayout, and only when that was not null).
+	originalExpires    time.Time
+	hasOriginalExpires bool
 }
 
 // Field bits, in toJSON order.
@@ -90,7 +121,15 @@ func NewCookie(now time.Time, maxAge time.Duration) Cookie {
 // Touch does what express-session does to every session it answers:
 // expires = now + originalMaxAge, truncated to the millisecond. A
 // browser-session cookie (OriginalMaxAge nil) keeps expires null.
+//
+// A FastifyLayout cookie is touched as @fastify/session's touch() does it:
+// without an originalMaxAge (null or 0) nothing changes, and a maxAge too
+// large for a JavaScript date gives expires null but keeps originalMaxAge.
 func (c *Cookie) Touch(now time.Time) {
+	if c.Layout == FastifyLayout {
+		c.touchFastify(now)
+		return
+	}
 	if c.OriginalMaxAge == nil {
 		// maxAge = originalMaxAge: null keeps expires null; a missing
 		// originalMaxAge (undefined) makes expires undefined too.
@@ -113,8 +152,25 @@ func (c *Cookie) Touch(now time.Time) {
 	c.absent &^= fExpires
 }
 
+// touchFastify is @fastify/session's touch(): expires = now +
+// originalMaxAge when originalMaxAge is set and not 0.
+func (c *Cookie) touchFastify(now time.Time) {
+	if c.OriginalMaxAge == nil || *c.OriginalMaxAge == 0 {
+		return
+	}
+	ms := now.UnixMilli() + *c.OriginalMaxAge
+	if ms > jsjson.MaxDateMs || ms < -jsjson.MaxDateMs {
+		c.Expires = nil // an Invalid Date, which toJSON writes as null
+		return
+	}
+	t := time.UnixMilli(ms).UTC()
+	c.Expires = &t
+}
+
 // Expired reports whether the session has expired at now: expires is set and
-// not after now (MemoryStore's rule, expires <= now).
+// not after now (MemoryStore's rule, expires <= now). It is also
+// @fastify/session's rule on a load, which compares the cookie's
+// originalExpires, there the expires the record held, with now.
 func (c Cookie) Expired(now time.Time) bool {
 	return c.Expires != nil && !now.Before(*c.Expires)
 }
@@ -134,7 +190,9 @@ func (c *Cookie) equal(d *Cookie) bool {
 		eqPtr(c.Partitioned, d.Partitioned) && eqPtr(c.Priority, d.Priority) &&
 		eqPtr(c.Secure, d.Secure) && eqPtr(c.HTTPOnly, d.HTTPOnly) &&
 		eqPtr(c.Domain, d.Domain) && eqPtr(c.Path, d.Path) &&
-		eqPtr(c.SameSite, d.SameSite) && c.nulls == d.nulls && c.absent == d.absent
+		eqPtr(c.SameSite, d.SameSite) && c.nulls == d.nulls && c.absent == d.absent &&
+		c.Layout == d.Layout && c.hasOriginalExpires == d.hasOriginalExpires &&
+		(!c.hasOriginalExpires || c.originalExpires.UnixMilli() == d.originalExpires.UnixMilli())
 }
 
 func eqPtr[T comparable](a, b *T) bool {
@@ -195,8 +253,12 @@ func (c Cookie) clone() Cookie {
 	return d
 }
 
-// appendJSON writes the cookie as Cookie.prototype.toJSON + JSON.stringify.
+// appendJSON writes the cookie as Cookie.prototype.toJSON + JSON.stringify
+// of its layout.
 func (c *Cookie) appendJSON(b []byte) []byte {
+	if c.Layout == FastifyLayout {
+		return c.appendFastifyJSON(b)
+	}
 	b = append(b, '{')
 	n := 0
 	field := func(name string) {
@@ -252,6 +314,86 @@ func (c *Cookie) appendJSON(b []byte) []byte {
 	return append(b, '}')
 }
 
+// appendFastifyJSON writes the cookie as @fastify/session's
+// Cookie.prototype.toJSON + JSON.stringify of the cookie as it is after a
+// load: its constructor turns an unset path into "/", an unset sameSite or
+// domain (or sameSite false, or domain "") into null, an undefined secure
+// into null and an undefined httpOnly into true.
+func (c *Cookie) appendFastifyJSON(b []byte) []byte {
+	b = append(b, `{"expires":`...)
+	b = appendDate(b, c.Expires)
+	b = append(b, `,"originalMaxAge":`...)
+	if c.OriginalMaxAge == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendInt(b, *c.OriginalMaxAge, 10)
+	}
+	if c.hasOriginalExpires {
+		b = append(b, `,"originalExpires":`...)
+		b = appendDate(b, &c.originalExpires)
+	}
+	b = append(b, `,"sameSite":`...)
+	switch s := c.SameSite; {
+	case s == nil || s.Mode == "" && !s.Bool:
+		b = append(b, "null"...)
+	case s.Mode == "":
+		b = append(b, "true"...)
+	default:
+		b = jsjson.AppendString(b, s.Mode)
+	}
+	b = append(b, `,"secure":`...)
+	if c.Secure == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendBool(b, *c.Secure)
+	}
+	b = append(b, `,"path":`...)
+	b = jsjson.AppendString(b, c.fastifyPath())
+	b = append(b, `,"httpOnly":`...)
+	switch {
+	case c.HTTPOnly != nil:
+		b = strconv.AppendBool(b, *c.HTTPOnly)
+	case c.nulls&fHTTPOnly != 0:
+		b = append(b, "null"...)
+	default:
+		b = append(b, "true"...)
+	}
+	b = append(b, `,"domain":`...)
+	if c.Domain == nil || *c.Domain == "" {
+		b = append(b, "null"...)
+	} else {
+		b = jsjson.AppendString(b, *c.Domain)
+	}
+	switch {
+	case c.Partitioned != nil:
+		b = append(b, `,"partitioned":`...)
+		b = strconv.AppendBool(b, *c.Partitioned)
+	case c.nulls&fPartitioned != 0:
+		b = append(b, `,"partitioned":null`...)
+	}
+	return append(b, '}')
+}
+
+// fastifyPath is @fastify/session's cookie.path || '/'.
+func (c *Cookie) fastifyPath() string {
+	if c.Path == nil || *c.Path == "" {
+		return "/"
+	}
+	return *c.Path
+}
+
+// appendDate writes a Date as JSON.stringify does: its ISO string, or null
+// for none or an Invalid Date.
+func appendDate(b []byte, t *time.Time) []byte {
+	if t == nil {
+		return append(b, "null"...)
+	}
+	if iso, ok := jsjson.AppendISO(append(b, '"'), *t); ok {
+		return append(iso, '"')
+	}
+	return append(b, "null"...)
+}
+
 func bitIndex(bit uint16) int {
 	i := 0
 	for bit > 1 {
@@ -279,6 +421,7 @@ func decodeCookie(data []byte) (Cookie, error) {
 	c.absent = fOriginalMaxAge
 	vals := new(cookieValues)
 	seen := uint16(0)
+	expiresFirst := false // expires came before originalMaxAge
 	for it := newMembers(data); ; {
 		key, v, ok := it.next()
 		if !ok {
@@ -287,6 +430,9 @@ func decodeCookie(data []byte) (Cookie, error) {
 		bit := cookieFieldBit(key)
 		if bit == 0 {
 			continue // unknown key: Node drops it when it rewrites the cookie
+		}
+		if bit == fOriginalMaxAge && seen&fExpires != 0 && seen&fOriginalMaxAge == 0 {
+			expiresFirst = true
 		}
 		if seen&bit != 0 {
 			return c, fmt.Errorf("%w: cookie.%s", ErrDuplicateKey, key)
@@ -304,6 +450,14 @@ func decodeCookie(data []byte) (Cookie, error) {
 		}
 	}
 	c.setDefaults(vals, seen)
+	if expiresFirst {
+		// Only @fastify/session writes expires before originalMaxAge.
+		// Loading the record, it keeps that expires as originalExpires.
+		c.Layout = FastifyLayout
+		if c.Expires != nil {
+			c.originalExpires, c.hasOriginalExpires = *c.Expires, true
+		}
+	}
 	return c, nil
 }
 
@@ -477,24 +631,20 @@ var (
 // Max-Age. encodedValue must already be URL-encoded (see
 // cookiesig.Signer.CookieValue). It returns [ErrInvalidCookieOption] where
 // serialize throws.
+//
+// For a FastifyLayout cookie it is the header @fastify/session sends:
+// npm cookie 2's stringifySetCookie of its cookie's toJSON, in the same
+// attribute order, with Path "/" when unset, no Priority, the cookie name
+// allowed any character cookie 2 allows, and an Expires outside the years
+// 1601-9999 refused, as cookie 2 refuses it. encodedValue is then the
+// value as cookie 2 encodes it (see cookiesig.Signer.FastifyCookieValue).
 func (c Cookie) SetCookie(name, encodedValue string) (string, error) {
-	if !cookieNameRe.MatchString(name) {
-		return "", fmt.Errorf("%w: cookie name", ErrInvalidCookieOption)
-	}
-	if !validCookieValue(encodedValue) {
-		return "", fmt.Errorf("%w: cookie value", ErrInvalidCookieOption)
+	if c.Layout == FastifyLayout {
+		return c.fastifySetCookie(name, encodedValue)
 	}
 	var b strings.Builder
-	b.Grow(len(name) + len(encodedValue) + 96)
-	b.WriteString(name)
-	b.WriteByte('=')
-	b.WriteString(encodedValue)
-	if c.Domain != nil && *c.Domain != "" {
-		if !domainValueRe.MatchString(*c.Domain) {
-			return "", fmt.Errorf("%w: domain", ErrInvalidCookieOption)
-		}
-		b.WriteString("; Domain=")
-		b.WriteString(*c.Domain)
+	if err := c.startSetCookie(&b, cookieNameRe, name, encodedValue); err != nil {
+		return "", err
 	}
 	if c.Path != nil && *c.Path != "" {
 		if !pathValueRe.MatchString(*c.Path) {
@@ -507,6 +657,48 @@ func (c Cookie) SetCookie(name, encodedValue string) (string, error) {
 		b.WriteString("; Expires=")
 		b.WriteString(c.Expires.UTC().Format(http.TimeFormat))
 	}
+	c.writeFlags(&b)
+	if c.Priority != nil && *c.Priority != "" {
+		p, ok := priorityValues[strings.ToLower(*c.Priority)]
+		if !ok {
+			return "", fmt.Errorf("%w: priority", ErrInvalidCookieOption)
+		}
+		b.WriteString("; Priority=")
+		b.WriteString(p)
+	}
+	if err := c.writeSameSite(&b); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// startSetCookie begins a Set-Cookie header as both npm cookie versions
+// do: the name checked against nameRe, the value checked (cookie 2 encodes
+// every value that needs it; one that was not is refused), then name=value
+// and the Domain attribute.
+func (c *Cookie) startSetCookie(b *strings.Builder, nameRe *regexp.Regexp, name, encodedValue string) error {
+	if !nameRe.MatchString(name) {
+		return fmt.Errorf("%w: cookie name", ErrInvalidCookieOption)
+	}
+	if !validCookieValue(encodedValue) {
+		return fmt.Errorf("%w: cookie value", ErrInvalidCookieOption)
+	}
+	b.Grow(len(name) + len(encodedValue) + 96)
+	b.WriteString(name)
+	b.WriteByte('=')
+	b.WriteString(encodedValue)
+	if c.Domain != nil && *c.Domain != "" {
+		if !domainValueRe.MatchString(*c.Domain) {
+			return fmt.Errorf("%w: domain", ErrInvalidCookieOption)
+		}
+		b.WriteString("; Domain=")
+		b.WriteString(*c.Domain)
+	}
+	return nil
+}
+
+// writeFlags writes the HttpOnly, Secure and Partitioned attributes.
+func (c *Cookie) writeFlags(b *strings.Builder) {
 	if c.HTTPOnly != nil && *c.HTTPOnly {
 		b.WriteString("; HttpOnly")
 	}
@@ -516,27 +708,55 @@ func (c Cookie) SetCookie(name, encodedValue string) (string, error) {
 	if c.Partitioned != nil && *c.Partitioned {
 		b.WriteString("; Partitioned")
 	}
-	if c.Priority != nil && *c.Priority != "" {
-		p, ok := priorityValues[strings.ToLower(*c.Priority)]
-		if !ok {
-			return "", fmt.Errorf("%w: priority", ErrInvalidCookieOption)
-		}
-		b.WriteString("; Priority=")
-		b.WriteString(p)
+}
+
+// writeSameSite writes the SameSite attribute, the same in npm cookie 0.7
+// and 2.
+func (c *Cookie) writeSameSite(b *strings.Builder) error {
+	s := c.SameSite
+	if s == nil || s.Mode == "" && !s.Bool {
+		return nil
 	}
-	if s := c.SameSite; s != nil && (s.Mode != "" || s.Bool) {
-		switch strings.ToLower(s.Mode) {
-		case "":
-			b.WriteString("; SameSite=Strict") // true
-		case "lax":
-			b.WriteString("; SameSite=Lax")
-		case "strict":
-			b.WriteString("; SameSite=Strict")
-		case "none":
-			b.WriteString("; SameSite=None")
-		default:
-			return "", fmt.Errorf("%w: sameSite", ErrInvalidCookieOption)
+	switch strings.ToLower(s.Mode) {
+	case "":
+		b.WriteString("; SameSite=Strict") // true
+	case "lax":
+		b.WriteString("; SameSite=Lax")
+	case "strict":
+		b.WriteString("; SameSite=Strict")
+	case "none":
+		b.WriteString("; SameSite=None")
+	default:
+		return fmt.Errorf("%w: sameSite", ErrInvalidCookieOption)
+	}
+	return nil
+}
+
+// cookie2NameRe is npm cookie 2's cookieNameRegExp.
+var cookie2NameRe = regexp.MustCompile(`^[\x21-\x3A\x3C\x3E-\x7E]+$`)
+
+// fastifySetCookie is SetCookie for a FastifyLayout cookie.
+func (c Cookie) fastifySetCookie(name, encodedValue string) (string, error) {
+	var b strings.Builder
+	if err := c.startSetCookie(&b, cookie2NameRe, name, encodedValue); err != nil {
+		return "", err
+	}
+	path := c.fastifyPath()
+	if !pathValueRe.MatchString(path) {
+		return "", fmt.Errorf("%w: path", ErrInvalidCookieOption)
+	}
+	b.WriteString("; Path=")
+	b.WriteString(path)
+	if c.Expires != nil {
+		if y := c.Expires.UTC().Year(); y < 1601 || y > 9999 {
+			return "", fmt.Errorf("%w: expires", ErrInvalidCookieOption)
 		}
+		b.WriteString("; Expires=")
+		b.WriteString(c.Expires.UTC().Format(http.TimeFormat))
+	}
+	c.writeFlags(&b)
+	if err := c.writeSameSite(&b); err != nil {
+		return "", err
 	}
 	return b.String(), nil
 }

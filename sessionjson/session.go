@@ -59,6 +59,11 @@ type Session struct {
 	// (Node never writes that); array-index keys are then placed by a
 	// linear scan instead of a binary search, and Encode checks the order.
 	outOfOrder bool
+	// data marks a record that is all data (NewData, DecodeData): no cookie
+	// member, "cookie" an ordinary key, and hidden (not isHidden) naming
+	// the keys the format drops.
+	data   bool
+	hidden func(key string) bool
 }
 
 type member struct {
@@ -70,6 +75,29 @@ type member struct {
 // generate() creates it.
 func New(c Cookie) *Session {
 	return &Session{Cookie: c, members: []member{{key: "cookie"}}, dirty: true}
+}
+
+// NewData returns an empty record that is all data, without a cookie
+// member: the session of a format that keeps no express-session cookie in
+// its record (cookie-session, koa-session), where "cookie" is an ordinary
+// key. hidden names the keys the Node package drops when it loads a
+// session (nil for none): Set refuses them and decoding drops them.
+func NewData(hidden func(key string) bool) *Session {
+	return &Session{data: true, hidden: hidden, dirty: true}
+}
+
+// DecodeData decodes a record that is all data (see [NewData]) with the
+// default limits. See [Decoder.DecodeData].
+func DecodeData(data []byte, hidden func(key string) bool) (*Session, error) {
+	return Decoder{}.DecodeData(data, hidden)
+}
+
+// DecodeData decodes a record that is all data (see [NewData]): a JSON
+// object whose members, "cookie" included, are the application's, minus
+// those hidden names (nil for none). data is copied. Its errors are
+// Decode's, except that no cookie is required.
+func (d Decoder) DecodeData(data []byte, hidden func(key string) bool) (*Session, error) {
+	return d.decodeAs(context.Background(), bytes.Clone(data), true, hidden)
 }
 
 // Decode decodes a record with the default limits. See [Decoder.Decode].
@@ -110,6 +138,12 @@ func (d Decoder) DecodeOwnedContext(ctx context.Context, data []byte) (*Session,
 // the record means (duplicate keys, a bad cookie) wait until the whole text
 // is known to be JSON, so invalid JSON always reports ErrInvalidJSON first.
 func (d Decoder) decode(ctx context.Context, data []byte) (*Session, error) {
+	return d.decodeAs(ctx, data, false, nil)
+}
+
+// decodeAs is decode for an express-session record or, with isData, a
+// record that is all data.
+func (d Decoder) decodeAs(ctx context.Context, data []byte, isData bool, hidden func(string) bool) (*Session, error) {
 	maxDepth, err := d.limits(len(data))
 	if err != nil {
 		return nil, err
@@ -129,7 +163,7 @@ func (d Decoder) decode(ctx context.Context, data []byte) (*Session, error) {
 	if maxDepth < 1 {
 		return nil, fmt.Errorf("%w: more than %d levels", ErrTooDeep, maxDepth)
 	}
-	rb := recordBuilder{s: &Session{raw: data, members: make([]member, 0, 4)}}
+	rb := recordBuilder{s: &Session{raw: data, members: make([]member, 0, 4), data: isData, hidden: hidden}}
 	end, err := rb.readObject(&sc, i)
 	if err != nil {
 		return nil, err
@@ -245,16 +279,21 @@ func readMember(sc *scanner, j int) (key string, value []byte, end int, err erro
 // add appends member key with value v to the session, decoding the cookie,
 // or returns the semantic error the member causes.
 func (rb *recordBuilder) add(key string, v []byte) error {
-	if isHidden(key) {
+	if rb.s.isHidden(key) {
 		// express-session's Session constructor skips these (they are `in`
-		// every Session), so Node never writes them back.
+		// every Session), so Node never writes them back. A cookie-based
+		// format compares what it would write with what it read, so there
+		// the record has changed.
+		if rb.s.data {
+			rb.s.dirty = true
+		}
 		return nil
 	}
 	if err := rb.checkRepeat(key); err != nil {
 		return err
 	}
 	m := member{key: key, value: v}
-	if key == "cookie" {
+	if key == "cookie" && !rb.s.data {
 		if err := rb.addCookie(v); err != nil {
 			return err
 		}
@@ -330,12 +369,32 @@ func (rb *recordBuilder) finish() (*Session, error) {
 	if rb.semErr != nil {
 		return nil, rb.semErr
 	}
-	if !rb.cookieFound {
+	if !rb.cookieFound && !rb.s.data {
 		return nil, ErrNoCookie
 	}
 	rb.s.orig = rb.s.Cookie.clone()
 	return rb.s, nil
 }
+
+// isHidden reports whether the record's format drops key when it loads a
+// session.
+func (s *Session) isHidden(key string) bool {
+	switch {
+	case s.data:
+		return s.hidden != nil && s.hidden(key)
+	case s.Cookie.Layout == FastifyLayout:
+		// @fastify/session copies every key of the stored record but
+		// these two (and JavaScript cannot own __proto__ that way). Its
+		// records start with the cookie, so the layout is known by then.
+		return key == "sessionId" || key == "encryptedSessionId" || key == "__proto__"
+	}
+	return isHidden(key)
+}
+
+// HasCookie reports whether the record has a cookie member: true for an
+// express-session record, false for one that is all data ([NewData],
+// [DecodeData]), whose Cookie field is not part of the record.
+func (s *Session) HasCookie() bool { return !s.data }
 
 // isHidden reports whether `key in session` is true in express-session:
 // Session's own non-enumerable properties, its prototype's methods and
@@ -389,7 +448,7 @@ func (it *members) next() (key string, value []byte, ok bool) {
 // Modified reports whether Encode would return something other than the
 // bytes decoded.
 func (s *Session) Modified() bool {
-	return s.raw == nil || s.dirty || !s.Cookie.equal(&s.orig)
+	return s.raw == nil || s.dirty || (!s.data && !s.Cookie.equal(&s.orig))
 }
 
 // Encode returns the record as JSON.stringify(req.session) would write it.
@@ -556,9 +615,9 @@ func (s *Session) Get(key string, v any) error {
 
 // Set stores v, encoded as JSON the way JSON.stringify would write the same
 // value, as member key. An existing member keeps its place; a new one goes
-// where JavaScript would put it. Setting "cookie", or a name express-session
-// drops on load ("id", "req", "save", "constructor", ...), returns
-// [ErrReservedKey].
+// where JavaScript would put it. Setting "cookie" in an express-session
+// record, or a name the format drops on load (for express-session "id",
+// "req", "save", "constructor", ...), returns [ErrReservedKey].
 func (s *Session) Set(key string, v any) error {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -571,11 +630,11 @@ func (s *Session) Set(key string, v any) error {
 
 // SetRaw stores raw JSON as member key, rewritten in Node's form (see Set).
 func (s *Session) SetRaw(key string, raw json.RawMessage) error {
-	if key == "cookie" {
+	if key == "cookie" && !s.data {
 		return ErrReservedKey
 	}
-	if isHidden(key) {
-		return fmt.Errorf("%w: express-session drops %q when it loads a session", ErrReservedKey, key)
+	if s.isHidden(key) {
+		return fmt.Errorf("%w: the Node package drops %q when it loads a session", ErrReservedKey, key)
 	}
 	sc := scanner{data: raw, maxDepth: DefaultMaxDepth}
 	i := sc.skipSpace(0)
@@ -603,11 +662,11 @@ func (s *Session) SetRaw(key string, raw json.RawMessage) error {
 }
 
 // Delete removes member key, like JavaScript's delete. Deleting "cookie"
-// returns [ErrReservedKey]; deleting a missing key does nothing. It takes
-// time linear in the number of members after key; Clear removes them all
-// at once.
+// from an express-session record returns [ErrReservedKey]; deleting a
+// missing key does nothing. It takes time linear in the number of members
+// after key; Clear removes them all at once.
 func (s *Session) Delete(key string) error {
-	if key == "cookie" {
+	if key == "cookie" && !s.data {
 		return ErrReservedKey
 	}
 	if i := s.find(key); i >= 0 {
@@ -621,7 +680,7 @@ func (s *Session) Delete(key string) error {
 	return nil
 }
 
-// Clear removes every member but the cookie.
+// Clear removes every member but an express-session record's cookie.
 func (s *Session) Clear() {
 	kept := s.members[:0]
 	for _, m := range s.members {
@@ -641,8 +700,9 @@ func (s *Session) Clear() {
 // every response. See [Cookie.Touch].
 func (s *Session) Touch(now time.Time) { s.Cookie.Touch(now) }
 
-// Expired reports whether the session's cookie has expired at now.
-func (s *Session) Expired(now time.Time) bool { return s.Cookie.Expired(now) }
+// Expired reports whether the session's cookie has expired at now; a
+// record that is all data has no cookie and never expires by it.
+func (s *Session) Expired(now time.Time) bool { return !s.data && s.Cookie.Expired(now) }
 
 // Member returns the value of member key of a JSON object that was
 // validated by Decode (a value Session.Raw returned), the last one when the

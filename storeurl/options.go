@@ -26,6 +26,21 @@ type refusal struct {
 	why   string
 }
 
+// matches reports whether the query option n is one r refuses: one of its
+// names, in any case, or a member of one, as a query writes an object's
+// members (crypto.secret, crypto[secret]).
+func (r refusal) matches(n string) bool {
+	for _, name := range r.names {
+		if strings.EqualFold(n, name) {
+			return true
+		}
+		if len(n) > len(name) && strings.EqualFold(n[:len(name)], name) && (n[len(name)] == '.' || n[len(name)] == '[') {
+			return true
+		}
+	}
+	return false
+}
+
 // kindOptions are the store options of one kind of URL.
 type kindOptions struct {
 	pkg string // the npm package whose option names these are
@@ -112,10 +127,8 @@ func (q query) storeOptions(s *Spec, k *kindOptions) error {
 	slices.Sort(rest)
 	for _, n := range rest {
 		for _, r := range k.refused {
-			for _, name := range r.names {
-				if strings.EqualFold(n, name) {
-					return badf("%s: %s", n, r.why)
-				}
+			if r.matches(n) {
+				return badf("%s: %s", n, r.why)
 			}
 		}
 		if k.fold {
@@ -200,6 +213,9 @@ var touchAfterOption = storeOption{name: "touchAfter", set: func(s *Spec, key, v
 }}
 
 const encryptionRefused = "encrypted sessions are not supported by the Go stores"
+
+// secretInURL refuses an encryption secret given in the URL.
+const secretInURL = "never put the encryption secret in the URL (URLs end up in logs): leave it out of the URL and pass the secret separately, with Spec.SetSecret (the sessionbridge command: --store-secret-file)"
 
 var redisOptions = kindOptions{
 	pkg: "connect-redis",
@@ -296,7 +312,8 @@ var mongoOptions = kindOptions{
 		}},
 	},
 	refused: []refusal{
-		{[]string{"crypto", "cryptoAdapter"}, encryptionRefused + " yet"},
+		{[]string{"crypto"}, secretInURL},
+		{[]string{"cryptoAdapter"}, "a custom adapter is not supported: the Go store implements connect-mongo's crypto: {secret} with its defaults; pass the secret with Spec.SetSecret"},
 		{[]string{"autoRemoveInterval"}, "it is for autoRemove=interval, which the Go store does not run"},
 		{[]string{"mongoUrl", "clientPromise", "client", "mongoOptions"}, "the connection is the URL itself; put the driver's options in its query"},
 		{[]string{"writeOperationOptions"}, "put the write concern in the URL's query (w=, wtimeoutMS=, journal=): the driver applies it to every write"},
@@ -348,8 +365,9 @@ var memcachedOptions = kindOptions{
 		touchAfterOption,
 	},
 	refused: []refusal{
-		{[]string{"secret", "hashing"}, encryptionRefused},
-		{[]string{"algorithm"}, encryptionRefused + ", and servers are picked as with the npm client's default algorithm (md5)"},
+		{[]string{"secret"}, secretInURL},
+		{[]string{"hashing"}, "the Go store encrypts as connect-memcached does by default (sha512): leave it out"},
+		{[]string{"algorithm"}, "the Go store encrypts as connect-memcached does by default (aes-256-gcm), and picks servers as the npm client does by default (md5): leave it out"},
 		{[]string{"hosts"}, "list the servers in the URL: memcached://host1:port,host2:port"},
 		{[]string{"client"}, "connect-memcached's client is the URL itself"},
 		{memcachedClientOptions, "an npm memcached client option the Go store does not implement: it works as the client's defaults (md5 ketama hashring, keys over 250 characters hashed)"},
@@ -386,7 +404,7 @@ var fileOptions = kindOptions{
 	},
 	refused: []refusal{
 		{[]string{"path"}, "the directory is the URL's path: file:///abs/dir or file:rel/dir"},
-		{[]string{"secret", "crypto", "encryptEncoding", "keyFunction"}, encryptionRefused},
+		{[]string{"secret", "crypto", "encryptEncoding", "keyFunction"}, "session-file-store's encrypted files (kruptein 2: scrypt, a JSON container) are not supported by the Go store"},
 		{[]string{"encoding", "encoder", "decoder"}, "the Go store reads and writes JSON in UTF-8, session-file-store's default"},
 		{[]string{"retries", "factor", "minTimeout", "maxTimeout"}, "the Go store does not retry reads: a missing file is not found at once"},
 		{[]string{"reapMaxConcurrent", "reapAsync", "reapSyncFallback"}, "the Go store never deletes expired files; leave reaping to the Node app"},

@@ -340,10 +340,12 @@ func TestRefusedNodeOptions(t *testing.T) {
 		}
 	}
 	for u, want := range map[string]string{
-		"mongodb://h/db?crypto=x":                "encrypted sessions are not supported",
-		"mongodb://h/db?Crypto=x":                "encrypted sessions are not supported",
-		"memcached://h?secret=x":                 "encrypted sessions are not supported",
-		"file:d?secret=x":                        "encrypted sessions are not supported",
+		"mongodb://h/db?crypto=x":                "Spec.SetSecret",
+		"mongodb://h/db?Crypto=x":                "Spec.SetSecret",
+		"mongodb://h/db?cryptoAdapter=x":         "custom adapter is not supported",
+		"memcached://h?secret=x":                 "Spec.SetSecret",
+		"memcached://h?hashing=sha256":           "leave it out",
+		"file:d?secret=x":                        "session-file-store's encrypted files",
 		"redis://h?serializer=x":                 "custom serializers are not supported",
 		"memcached://h?poolSize=5":               "npm memcached client option",
 		"mongodb://h/db?autoRemoveInterval=10":   "autoRemove=interval",

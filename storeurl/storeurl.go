@@ -47,7 +47,9 @@
 //     nothing (the Node app's connect-mongo creates the index by
 //     default); interval is refused: the Go store deletes expired
 //     sessions only when its Prune is called
-//   - crypto is not supported yet: it is refused
+//   - crypto is refused in the URL: give crypto.secret to [Spec.SetSecret],
+//     which sets Mongo.Crypto (encrypted sessions as connect-mongo's
+//     crypto: {secret} stores them); cryptoAdapter is not supported
 //
 // connect-memcached (memcached://, memcache://):
 //   - prefix ("")
@@ -57,6 +59,9 @@
 //   - timeout (500ms, not the npm client's 5000): the client's time limit
 //     for each network step, in milliseconds as the npm client takes it,
 //     or a Go duration
+//   - secret is refused in the URL: give it to [Spec.SetSecret], which sets
+//     Memcached.Crypto (encrypted sessions as connect-memcached's secret
+//     option stores them); hashing and algorithm are not supported
 //
 // session-file-store (file:):
 //   - the URL's path is the path option
@@ -81,10 +86,12 @@
 // connection string specification makes them, so collectionname= is
 // collectionName= (and giving one option in two spellings is an error).
 // The options of the Node packages (and of the clients they build) that the
-// Go stores do not implement are refused with the reason: encryption
-// (connect-mongo's crypto, connect-memcached's and session-file-store's
-// secret), custom serializers, client objects, timer-driven cleanup, the
-// npm memcached client's tuning options, and the like.
+// Go stores do not implement are refused with the reason: session-file-store's
+// encryption, custom serializers, client objects, timer-driven cleanup, the
+// npm memcached client's tuning options, and the like. An encryption secret
+// (connect-mongo's crypto, crypto.secret or crypto[secret];
+// connect-memcached's secret) is refused in the URL without being quoted:
+// pass it with [Spec.SetSecret] instead.
 //
 // Everything else in the query goes to the driver: go-redis's URL options
 // (dial_timeout, ...), pgx's (sslmode, connect_timeout, pool_max_conns, and
@@ -234,6 +241,32 @@ func (s Spec) String() string { return s.redacted }
 
 // GoString is String, so that %#v does not show the fields either.
 func (s Spec) GoString() string { return s.redacted }
+
+// SetSecret sets the secret the Node store encrypts sessions with, which
+// never goes in the URL (URLs end up in logs, and Parse refuses one there):
+// connect-mongo's crypto.secret for a MongoDB URL (it sets Mongo.Crypto),
+// connect-memcached's secret for a memcached URL (Memcached.Crypto). Call
+// it between Parse and Open. It returns an error wrapping ErrBadURL when
+// secret is empty or the URL's store has no encryption the Go stores
+// support (session-file-store's secret is not supported; Redis and
+// PostgreSQL stores have none). Neither the error nor printing the Spec
+// shows the secret.
+func (s *Spec) SetSecret(secret string) error {
+	if secret == "" {
+		return fmt.Errorf("%w: the encryption secret is empty", ErrBadURL)
+	}
+	switch s.Kind {
+	case Mongo:
+		s.Mongo.Crypto = &mongostore.CryptoOptions{Secret: secret}
+	case Memcached:
+		s.Memcached.Crypto = &memcachedstore.CryptoOptions{Secret: secret}
+	case File:
+		return fmt.Errorf("%w: %s: session-file-store's encrypted files (kruptein 2: scrypt, a JSON container) are not supported by the Go store", ErrBadURL, s.Kind)
+	default:
+		return fmt.Errorf("%w: %s: the Node store does not encrypt sessions, so it takes no secret", ErrBadURL, s.Kind)
+	}
+	return nil
+}
 
 // Open parses rawURL and opens its store; see [Spec.Open].
 func Open(ctx context.Context, rawURL string) (sessionbridge.Store, io.Closer, error) {
@@ -527,11 +560,12 @@ func (f *secretForms) addUserinfo(p parts) {
 // passwordOptions are the query options, in lower case, whose values are
 // credentials: libpq's password and sslpassword, MongoDB's key-file
 // passwords and mechanism properties (AWS_SESSION_TOKEN, ...), and the
-// encryption secret of connect-memcached and session-file-store, which
-// Parse refuses without quoting it.
+// encryption secrets of connect-memcached and session-file-store (and
+// connect-mongo's crypto, see isPasswordOption), which Parse refuses
+// without quoting them.
 var passwordOptions = []string{
 	"password",
-	"secret", // connect-memcached's and session-file-store's (refused)
+	"secret", // connect-memcached's and session-file-store's (refused: see Spec.SetSecret)
 	"sslpassword",
 	"tlscertificatekeyfilepassword",
 	"sslclientcertificatekeypassword",
@@ -539,7 +573,9 @@ var passwordOptions = []string{
 }
 
 func isPasswordOption(name string) bool {
-	return slices.Contains(passwordOptions, strings.ToLower(name))
+	n := strings.ToLower(name)
+	// connect-mongo's crypto: {secret}, as a query writes it (refused).
+	return slices.Contains(passwordOptions, n) || n == "crypto" || strings.HasPrefix(n, "crypto.") || strings.HasPrefix(n, "crypto[")
 }
 
 // maskValue replaces a password option's value; mechanism properties keep

@@ -185,7 +185,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"mint", "--store", storeURL, "--secret", secret, "--data", `{"a":1`}, "not valid JSON"},
 		{[]string{"mint", "--store", storeURL, "--secret", secret, "--data", `{"a":1}{}`}, "single JSON object"},
 		{[]string{"mint", "--store", storeURL, "--secret", secret, "--data", `{"a":1,"a":2}`}, `the key "a" twice`},
-		{[]string{"mint", "--store", storeURL, "--secret", secret, "--data", `{"cookie":{}}`}, `"cookie" is a name express-session reserves`},
+		{[]string{"mint", "--store", storeURL, "--secret", secret, "--data", `{"cookie":{}}`}, `"cookie" is a name the session format reserves`},
 		{[]string{"mint", "--store", storeURL, "--secret", secret, "--user", "7", "--data", `{"passport":{}}`}, "give one of them"},
 		{[]string{"mint", "--secret", secret}, "--store is required"},
 		{[]string{"mint", "--store", storeURL + "?touchAfter=60", "--secret", secret, "--max-age", "60000"}, "touchAfter (1m0s) must be shorter than --max-age (1m0s)"},
@@ -230,9 +230,9 @@ func TestBadStoreURLs(t *testing.T) {
 		{"redis://u:hunter2secret@h:port", "port must be a number"},
 		{"postgres://u:hunter2secret@h/db?table=a&tableName=b", "table and tableName are the same option"},
 		{"redis://u:hunter2secret@h?disablettl=true", "case-sensitive"},
-		{"mongodb://u:hunter2secret@h/db?crypto=x", "encrypted sessions are not supported"},
+		{"mongodb://u:hunter2secret@h/db?crypto=x", "never put the encryption secret in the URL"},
 		{"mongodb://u:hunter2secret@h/db?autoRemove=interval", "autoRemove=interval"},
-		{"memcached://h?secret=hunter2secret", "encrypted sessions are not supported"},
+		{"memcached://h?secret=hunter2secret", "never put the encryption secret in the URL"},
 		{"file:d?touchAfter=-1", "touchAfter"},
 	} {
 		for _, cmd := range [][]string{

@@ -7,6 +7,7 @@
 //
 //	sessionbridge inspect --store URL --secret S [--secret S2 ...] [--cookie-name NAME] [--timeout D] COOKIE
 //	sessionbridge mint    --store URL --secret S [--cookie-name NAME] [--max-age MS] [--user JSON] [--data JSON] [--timeout D]
+//	sessionbridge inspect|mint --format cookie-session|koa-session --keys K [--store URL] ...
 //	sessionbridge sign    --secret S VALUE
 //	sessionbridge unsign  --secret S [--secret S2 ...] SIGNED
 //	sessionbridge help    [inspect|mint|sign|unsign|stores]
@@ -53,6 +54,21 @@
 // and memcached, 14 days for MongoDB, one hour for session-file-store; set it
 // with the URL's ttl option). --max-age MS gives it express-session's
 // cookie.maxAge of MS milliseconds, and the Set-Cookie header an Expires.
+//
+// # Other Node session formats
+//
+// --format picks the Node middleware whose cookies and records inspect and
+// mint read and write, named as its npm package: express-session (the
+// default), @fastify/session (same stores and --secret; cookie sessionId
+// without the s: prefix unless --cookie-prefix gives one), cookie-session
+// (the session in the cookies session and session.sig, signed with keygrip:
+// --keys, --algorithm; no store) and koa-session (koa.sess and koa.sess.sig;
+// cookie mode, or with --store a redis:// URL the Redis koa-redis writes to
+// and --prefix koa-session's key prefix). For the two keygrip formats COOKIE
+// holds both cookies, or "VALUE.SIGNATURE", and mint prints both Set-Cookie
+// headers. connect-mongo's crypto.secret and connect-memcached's secret come
+// from --store-secret-file or $SESSIONBRIDGE_STORE_SECRET, never from the
+// store URL.
 //
 // # sign, unsign
 //

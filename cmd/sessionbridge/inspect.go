@@ -17,6 +17,7 @@ import (
 )
 
 const inspectUsage = `Usage: sessionbridge inspect --store URL --secret S [--secret S2 ...] [--cookie-name NAME] [--timeout 10s] COOKIE
+       sessionbridge inspect --format cookie-session|koa-session --keys K [--keys K2 ...] [--store URL] COOKIE
 
 Looks up the session a cookie points to, as express-session would, and prints
 one JSON object:
@@ -41,8 +42,17 @@ Flags:
                        see 'sessionbridge help stores'
   --secret S           express-session's secret; repeat it for a rotated list
                        (default $SESSIONBRIDGE_SECRET)
-  --cookie-name NAME   the session cookie's name (default connect.sid)
+  --cookie-name NAME   the session cookie's name (default connect.sid, and
+                       sessionId, session, koa.sess for the other formats;
+                       also --name, --key as those packages call it)
   --timeout D          give up on the store after D (default 10s)
+` + formatFlagsUsage + `
+Formats: @fastify/session uses the same stores and --secret (its cookie
+sessionId, no s: prefix unless --cookie-prefix). cookie-session keeps the
+whole session in its cookies and takes no --store; koa-session does too
+unless --store names the Redis koa-redis writes to. For these two, COOKIE
+is a Cookie header holding both NAME and NAME.sig, or "VALUE.SIGNATURE";
+"sid" is then null, or koa-session's store key.
 
 Exit status:
   0  the session was found (logged in or not: see "loggedIn")
@@ -68,20 +78,35 @@ func runInspect(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	signer, err := signer(&f)
-	if err != nil {
-		return err
+	if !f.keygrip() {
+		if _, err := signer(&f); err != nil {
+			return err
+		}
 	}
-	sid, err := signer.SessionIDLimit(cookieHeader(pos[0], f.cookieName), f.cookieName, 0)
-	if err != nil {
-		return fail(errNoCookie, "%s", cookieReason(err, f.cookieName))
+	if spec != nil && spec.Kind == storeurl.File {
+		// Opening a file store creates its directory; inspecting must not.
+		if fi, err := os.Stat(spec.File.Dir); err != nil || !fi.IsDir() {
+			return fail(errStore, "store error: session directory %s does not exist or is not a directory", spec.File.Dir)
+		}
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	sess, err := loadSession(ctx, spec, &f, sid)
+	src, err := openSession(ctx, &f, spec, 0)
 	if err != nil {
 		return err
+	}
+	defer src.Close()
+	sid, err := src.sessionID(&f, pos[0])
+	if err != nil {
+		return fail(errNoCookie, "%s", cookieReason(err, &f))
+	}
+	sess, err := loadSession(ctx, src, &f, sid)
+	if err != nil {
+		return err
+	}
+	if !src.stored {
+		sess.ID = "" // the cookie's own value, not an id to show
 	}
 	out, err := inspectJSON(sess)
 	if err != nil {
@@ -96,35 +121,33 @@ func runInspect(ctx context.Context, c *cli, args []string) error {
 	return nil
 }
 
-// loadSession loads session sid from the store of spec as the Go library
-// does, without touching or saving it.
-func loadSession(ctx context.Context, spec *storeurl.Spec, f *flags, sid string) (*sessionbridge.Session, error) {
-	if spec.Kind == storeurl.File {
-		// Opening a file store creates its directory; inspecting must not.
-		if fi, err := os.Stat(spec.File.Dir); err != nil || !fi.IsDir() {
-			return nil, fail(errStore, "store error: session directory %s does not exist or is not a directory", spec.File.Dir)
-		}
-	}
-	store, closer, err := spec.Open(ctx)
-	if err != nil {
-		return nil, fail(errStore, "store error: %s", redact(err.Error(), f, sid))
-	}
-	defer closer.Close()
-
-	b, err := sessionbridge.New(bridgeConfig(f, spec, store, 0))
-	if err != nil {
-		return nil, fail(errStore, "%v", err)
-	}
-	sess, err := b.LoadID(ctx, sid)
+// loadSession loads session sid as the Go library does, without touching
+// or saving it.
+func loadSession(ctx context.Context, src *session, f *flags, sid string) (*sessionbridge.Session, error) {
+	sess, err := src.src.LoadID(ctx, sid)
 	switch {
 	case errors.Is(err, sessionbridge.ErrExpired):
-		return nil, fail(errNoSession, "the session has expired (its cookie.expires has passed)")
-	case errors.Is(err, sessionbridge.ErrNoSession):
+		return nil, fail(errNoSession, "the session has expired")
+	case errors.Is(err, sessionbridge.ErrNotFound):
 		return nil, fail(errNoSession, "no such session in the store (never saved, destroyed, or expired)")
+	case errors.Is(err, sessionbridge.ErrNoSession) && src.stored:
+		return nil, fail(errNoSession, "no such session in the store (never saved, destroyed, or expired)")
+	case errors.Is(err, sessionbridge.ErrNoSession):
+		return nil, fail(errNoCookie, "the %s cookie does not hold a session %s reads (%s)", f.cookieName, f.form.format, redact(errorKind(err), f, sid))
 	case err != nil:
 		return nil, fail(errStore, "store error: %s", redact(err.Error(), f, sid))
 	}
 	return sess, nil
+}
+
+// errorKind is the last sentinel's text of a cookie format's error, which
+// holds no byte of the cookie.
+func errorKind(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
 }
 
 func passportError(s *sessionbridge.Session) error {
@@ -144,7 +167,11 @@ func inspectJSON(s *sessionbridge.Session) ([]byte, error) {
 	user, uerr := passportuser.Raw(s)
 	var b bytes.Buffer
 	b.WriteString(`{"sid":`)
-	b.Write(jsjson.AppendString(nil, s.ID))
+	if s.ID == "" {
+		b.WriteString("null")
+	} else {
+		b.Write(jsjson.AppendString(nil, s.ID))
+	}
 	if uerr == nil {
 		b.WriteString(`,"loggedIn":true,"user":`)
 		b.Write(user)
@@ -187,18 +214,25 @@ func isCookieValue(s string) bool {
 		len(s) >= 4 && s[0] == 's' && strings.EqualFold(s[1:4], "%3A")
 }
 
-func cookieReason(err error, name string) string {
+func cookieReason(err error, f *flags) string {
+	name := f.cookieName
 	switch {
 	case errors.Is(err, cookiesig.ErrNoCookie):
 		return fmt.Sprintf("no %s cookie in COOKIE (or it is empty); use --cookie-name for another name", name)
+	case errors.Is(err, cookiesig.ErrNotSigned) && f.keygrip():
+		return fmt.Sprintf("the %s cookie is not signed: %s needs its %s%s cookie too", name, f.form.format, name, cookiesig.SigSuffix)
+	case errors.Is(err, cookiesig.ErrNotSigned) && f.form.format == formatFastify:
+		return fmt.Sprintf("the %s cookie does not start with the --cookie-prefix", name)
 	case errors.Is(err, cookiesig.ErrNotSigned):
 		return fmt.Sprintf("the %s cookie is not signed: express-session only accepts values starting with s: (s%%3A encoded)", name)
+	case errors.Is(err, cookiesig.ErrBadSignature) && f.keygrip():
+		return fmt.Sprintf("the %s%s signature matches none of the keys: forged, swapped, or signed with another key or hash", name, cookiesig.SigSuffix)
 	case errors.Is(err, cookiesig.ErrBadSignature):
 		return fmt.Sprintf("the %s cookie's signature matches none of the secrets: forged, truncated, or signed with another secret", name)
 	case errors.Is(err, cookiesig.ErrMalformed):
-		return fmt.Sprintf("the %s cookie is malformed: no signature, or an empty session id", name)
+		return fmt.Sprintf("the %s cookie is malformed: no signature, an empty session id, or too long", name)
 	}
-	return err.Error()
+	return "the cookie holds no valid session"
 }
 
 // expiresISO is cookie.expires as Node's toISOString writes it; false for

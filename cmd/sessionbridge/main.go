@@ -163,8 +163,9 @@ func lookup(name string) *command {
 
 const toolUsage = `Usage: sessionbridge <command> [flags] [arguments]
 
-Inspect, create and sign express-session sessions (Node Express + passport)
-in the store a Node app uses, byte for byte as Node reads and writes them.
+Inspect, create and sign the sessions of a Node app (express-session +
+passport, and with --format @fastify/session, cookie-session or koa-session)
+in the store it uses, byte for byte as Node reads and writes them.
 
 Commands:
 %s
@@ -173,6 +174,7 @@ Commands:
 Examples:
   sessionbridge inspect --store redis://127.0.0.1:6379 --secret 'keyboard cat' 's%%3A...'
   sessionbridge mint --store file:sessions --secret 'keyboard cat' --max-age 3600000 --user 7
+  sessionbridge inspect --format cookie-session --keys key1 'session=eyJ...; session.sig=...'
   sessionbridge sign --secret 'keyboard cat' abc
 
 Exit status: 0 success; 1 usage or store error; 2 cookie missing, unsigned or
@@ -221,8 +223,10 @@ parentheses; durations in seconds or as 24h; booleans true or false):
 
 Option names are case-sensitive except in MongoDB URLs, whose options are all
 case-insensitive; giving an option twice, or with its alias, is an error. Options the Go
-stores do not implement (crypto, secret, serializer, autoRemove=interval,
-...) are refused, never ignored. For memcached, ttl is the lifetime of every
+stores do not implement (serializer, autoRemove=interval, session-file-store's
+secret, ...) are refused, never ignored. Encryption secrets never go in the
+URL: connect-mongo's crypto.secret and connect-memcached's secret are read
+from --store-secret-file FILE or $SESSIONBRIDGE_STORE_SECRET. For memcached, ttl is the lifetime of every
 session; elsewhere it is the lifetime of browser-session cookies.
 
 The MongoDB database is dbName, else the URL's path, else "test" (what the
@@ -305,7 +309,19 @@ type flags struct {
 	store      string
 	secrets    secretList
 	cookieName string
+	nameSet    bool // a cookie-name flag was given (maybe empty)
 	timeout    time.Duration
+	form       formatFlags
+}
+
+// nameFlag is --cookie-name and its npm-named aliases.
+type nameFlag struct{ f *flags }
+
+func (n nameFlag) String() string { return "" }
+
+func (n nameFlag) Set(v string) error {
+	n.f.cookieName, n.f.nameSet = v, true
+	return nil
 }
 
 func newFlagSet(name string) *flag.FlagSet {
@@ -321,9 +337,10 @@ func (f *flags) addSecret(fs *flag.FlagSet) {
 
 func (f *flags) addStore(fs *flag.FlagSet) {
 	fs.StringVar(&f.store, "store", "", "")
-	fs.StringVar(&f.cookieName, "cookie-name", "connect.sid", "")
+	fs.Var(nameFlag{f}, "cookie-name", "")
 	fs.DurationVar(&f.timeout, "timeout", defaultTimeout, "")
 	f.addSecret(fs)
+	f.addFormat(fs)
 }
 
 // parse parses flags and returns the positional arguments, which may come
@@ -394,19 +411,33 @@ func signer(f *flags) (*cookiesig.Signer, error) {
 	return s, nil
 }
 
-// spec parses --store, or $SESSIONBRIDGE_STORE.
+// spec checks the format flags and parses --store, or
+// $SESSIONBRIDGE_STORE. It returns nil for a format that keeps the session
+// in its cookie: cookie-session, and koa-session without a store.
 func spec(f *flags) (*storeurl.Spec, error) {
+	if f.nameSet && f.cookieName == "" {
+		return nil, usageErrorf("--cookie-name must not be empty")
+	}
+	if err := f.checkFormat(); err != nil {
+		return nil, err
+	}
+	if f.timeout <= 0 {
+		return nil, usageErrorf("--timeout must be positive")
+	}
+	switch {
+	case f.form.format == formatCookieSession && f.store != "":
+		return nil, usageErrorf("cookie-session keeps sessions in the cookie: it takes no --store")
+	case f.form.format == formatCookieSession:
+		return nil, nil
+	case f.form.format == formatKoa && f.store == "":
+		// Cookie mode; $SESSIONBRIDGE_STORE is for the connect-* stores.
+		return nil, nil
+	}
 	if f.store == "" {
 		f.store = getenv(envStore)
 	}
 	if f.store == "" {
 		return nil, usageErrorf("--store is required (or set $%s); see 'sessionbridge help stores'", envStore)
-	}
-	if f.cookieName == "" {
-		return nil, usageErrorf("--cookie-name must not be empty")
-	}
-	if f.timeout <= 0 {
-		return nil, usageErrorf("--timeout must be positive")
 	}
 	s, err := storeurl.Parse(f.store)
 	if err != nil {

@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 	"time"
 
-	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/passportuser"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 )
@@ -30,7 +30,8 @@ Flags:
                        see 'sessionbridge help stores'
   --secret S           express-session's secret; the first one signs
                        (default $SESSIONBRIDGE_SECRET)
-  --cookie-name NAME   the session cookie's name (default connect.sid)
+  --cookie-name NAME   the session cookie's name (default connect.sid, and
+                       sessionId, session, koa.sess for the other formats)
   --max-age MS         cookie.maxAge in milliseconds. 0 or absent: a
                        browser-session cookie (originalMaxAge and expires null,
                        express-session's default), which the store keeps for
@@ -41,6 +42,12 @@ Flags:
   --data JSON          a JSON object whose members become session fields
                        (after passport, in the order given)
   --timeout D          give up on the store after D (default 10s)
+` + formatFlagsUsage + `
+For cookie-session and koa-session, "cookie" is the Cookie header carrying
+both cookies (NAME=...; NAME.sig=...), "setCookie" an array of the two
+Set-Cookie headers, and "sid" null (koa-session's store key in store mode).
+--user logs the session in as each format's passport does (@fastify/passport
+keeps the user itself in session.passport).
 
 Exit status: 0 created; 1 usage or store error.
 `
@@ -67,7 +74,7 @@ func runMint(ctx context.Context, c *cli, args []string) error {
 	if maxAge < 0 || maxAge > math.MaxInt64/int64(time.Millisecond) {
 		return usageErrorf("--max-age must be a number of milliseconds, 0 or more")
 	}
-	set, err := mintSetter(user, data)
+	set, err := mintSetter(user, data, f.keygrip())
 	if err != nil {
 		return err
 	}
@@ -75,26 +82,24 @@ func runMint(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := signer(&f); err != nil {
-		return err
+	if !f.keygrip() {
+		if _, err := signer(&f); err != nil {
+			return err
+		}
 	}
-	if ms := time.Duration(maxAge) * time.Millisecond; ms > 0 && spec.TouchAfter >= ms {
+	if ms := time.Duration(maxAge) * time.Millisecond; spec != nil && ms > 0 && spec.TouchAfter >= ms {
 		// The Bridge refuses it too; say so before the store is opened.
 		return usageErrorf("the store URL's touchAfter (%v) must be shorter than --max-age (%v)", spec.TouchAfter, ms)
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
-	store, closer, err := spec.Open(ctx)
+	src, err := openSession(ctx, &f, spec, time.Duration(maxAge)*time.Millisecond)
 	if err != nil {
-		return fail(errStore, "store error: %s", redact(err.Error(), &f, ""))
+		return err
 	}
-	defer closer.Close()
-	b, err := sessionbridge.New(bridgeConfig(&f, spec, store, time.Duration(maxAge)*time.Millisecond))
-	if err != nil {
-		return fail(errStore, "%v", err)
-	}
-	out, err := mintSession(ctx, b, &f, set)
+	defer src.Close()
+	out, err := mintSession(ctx, src, &f, set)
 	if err != nil {
 		return err
 	}
@@ -107,7 +112,7 @@ func runMint(ctx context.Context, c *cli, args []string) error {
 // mintSetter returns what sets --user and --data on a new session, checked
 // on a scratch session so that a bad value is a usage error found before
 // the store is touched.
-func mintSetter(user, data string) (func(*sessionjson.Session) error, error) {
+func mintSetter(user, data string, dataRecord bool) (func(*sessionjson.Session) error, error) {
 	if user == "" && data == "" {
 		return func(*sessionjson.Session) error { return nil }, nil
 	}
@@ -117,55 +122,78 @@ func mintSetter(user, data string) (func(*sessionjson.Session) error, error) {
 	}
 	set := func(s *sessionjson.Session) error {
 		for _, fl := range fields {
-			if err := s.SetRaw(fl.key, fl.value); err != nil {
+			value := fl.value
+			if fl.user != nil && s.HasCookie() && s.Cookie.Layout == sessionjson.FastifyLayout {
+				value = fl.user
+			}
+			if err := s.SetRaw(fl.key, value); err != nil {
 				if errors.Is(err, sessionjson.ErrReservedKey) {
-					return fmt.Errorf("--data: %q is a name express-session reserves", fl.key)
+					return fmt.Errorf("--data: %q is a name the session format reserves", fl.key)
 				}
 				return fmt.Errorf("--data: member %q: %w", fl.key, err)
 			}
 		}
 		return nil
 	}
-	if err := set(sessionjson.New(sessionjson.NewCookie(time.Now(), 0))); err != nil {
+	scratch := sessionjson.New(sessionjson.NewCookie(time.Now(), 0))
+	if dataRecord {
+		// The format's own reserved names are checked on the real session.
+		scratch = sessionjson.NewData(nil)
+	}
+	if err := set(scratch); err != nil {
 		return nil, usageErrorf("%v", err)
 	}
 	return set, nil
 }
 
-// mintSession creates a session with b, sets its fields with set, saves it
-// and returns the JSON line to print.
-func mintSession(ctx context.Context, b *sessionbridge.Bridge, f *flags, set func(*sessionjson.Session) error) ([]byte, error) {
-	sess, err := b.NewSession()
+// mintSession creates a session in the format of src, sets its fields
+// with set, saves it and returns the JSON line to print.
+func mintSession(ctx context.Context, src *session, f *flags, set func(*sessionjson.Session) error) ([]byte, error) {
+	sess, err := src.manager.NewSession()
 	if err != nil {
 		return nil, fail(errStore, "%v", err)
 	}
 	if err := set(sess.Record); err != nil {
-		return nil, fail(errStore, "%v", err)
+		return nil, usageErrorf("%v", err)
 	}
-	cookie := b.Signer().CookieValue(sess.ID)
-	// The header WriteCookie sends, printed rather than written to a
-	// response (mint has no request to judge Secure against).
-	setCookie, err := sess.Record.Cookie.SetCookie(b.CookieName(), cookie)
-	if err != nil {
-		return nil, usageErrorf("cookie: %v", err)
-	}
-	if err := b.Save(ctx, sess); err != nil {
+	if err := src.manager.Save(ctx, sess); err != nil {
 		return nil, fail(errStore, "store error: %s", redact(err.Error(), f, sess.ID))
+	}
+	cookie, setCookie, err := src.cookies(f, sess)
+	if err != nil {
+		return nil, err
 	}
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)
+	if src.bridge != nil {
+		// One cookie: its value, as a browser sends it after "NAME=".
+		cookie = strings.TrimPrefix(cookie, f.cookieName+"=")
+		_ = enc.Encode(struct {
+			Sid       string `json:"sid"`
+			Cookie    string `json:"cookie"`
+			SetCookie string `json:"setCookie"`
+		}{sess.ID, cookie, setCookie[0]})
+		return out.Bytes(), nil
+	}
+	var sid *string
+	if src.stored {
+		sid = &sess.ID
+	}
 	_ = enc.Encode(struct {
-		Sid       string `json:"sid"`
-		Cookie    string `json:"cookie"`
-		SetCookie string `json:"setCookie"`
-	}{sess.ID, cookie, setCookie})
+		Sid       *string  `json:"sid"`
+		Cookie    string   `json:"cookie"`
+		SetCookie []string `json:"setCookie"`
+	}{sid, cookie, setCookie})
 	return out.Bytes(), nil
 }
 
 type field struct {
 	key   string
 	value json.RawMessage
+	// user is --user's JSON when this is the passport member it makes:
+	// @fastify/passport keeps the user itself there.
+	user json.RawMessage
 }
 
 // mintFields returns the members to set: passport (from --user) first, then
@@ -182,7 +210,7 @@ func mintFields(user, data string) ([]field, error) {
 			return nil, fmt.Errorf("--user %s would not log anyone in (passport ignores null, false and \"\")", u)
 		}
 		p := append(append([]byte(`{"user":`), u...), '}')
-		fields = append(fields, field{passportuser.Key, p})
+		fields = append(fields, field{key: passportuser.Key, value: p, user: u})
 	}
 	if data == "" {
 		return fields, nil
@@ -210,7 +238,7 @@ func mintFields(user, data string) ([]field, error) {
 		if key == passportuser.Key && user != "" {
 			return nil, errors.New("--data sets passport and --user too: give one of them")
 		}
-		fields = append(fields, field{key, v})
+		fields = append(fields, field{key: key, value: v})
 	}
 	if _, err := dec.Token(); err != nil {
 		return nil, fmt.Errorf("--data is not valid JSON: %v", err)

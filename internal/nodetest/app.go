@@ -59,11 +59,31 @@ func (l *LockedBuffer) Bytes() []byte {
 // free loopback port and stops it when the test ends.
 func StartApp(tb testing.TB, env map[string]string) *App {
 	tb.Helper()
+	return startApp(tb, "app.js", env, "connect.sid")
+}
+
+// startApp starts script, an app with app.js's routes whose session cookie
+// is named COOKIE_NAME, or defaultCookie when env does not set it.
+func startApp(tb testing.TB, script string, env map[string]string, defaultCookie string) *App {
+	tb.Helper()
+	name := env["COOKIE_NAME"]
+	if name == "" {
+		name = defaultCookie
+	}
+	url, stderr := startScript(tb, script, env)
+	return &App{URL: url, tb: tb, cookie: name, stderr: stderr}
+}
+
+// startScript starts the harness script testdata/node/<script> with env and
+// PORT=0, waits (45s at most) for its "LISTENING <url>" line on stdout and
+// returns the URL and the buffer that collects its stderr. When the test
+// ends the script gets SIGTERM (and is killed 5s later if it still runs).
+func startScript(tb testing.TB, script string, env map[string]string) (url string, stderr *LockedBuffer) {
+	tb.Helper()
 	RequireNode(tb)
-	dir := filepath.Join(Root(tb), "testdata", "node")
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "node", "app.js")
-	cmd.Dir = dir
+	cmd := exec.CommandContext(ctx, "node", script)
+	cmd.Dir = filepath.Join(Root(tb), "testdata", "node")
 	cmd.Env = append(os.Environ(), "PORT=0")
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -74,39 +94,106 @@ func StartApp(tb testing.TB, env map[string]string) *App {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	stderr := &LockedBuffer{}
+	stderr = &LockedBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
-		tb.Fatalf("start app.js: %v", err)
+		tb.Fatalf("start %s: %v", script, err)
 	}
 	tb.Cleanup(func() {
 		cancel()
 		_ = cmd.Wait()
 	})
-	lines := make(chan string, 1)
+	urls := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "LISTENING ") {
-				lines <- strings.TrimPrefix(sc.Text(), "LISTENING ")
+			if u, ok := strings.CutPrefix(sc.Text(), "LISTENING "); ok {
+				urls <- u
 			}
 		}
-		close(lines)
+		close(urls)
 	}()
-	name := env["COOKIE_NAME"]
-	if name == "" {
-		name = "connect.sid"
-	}
 	select {
-	case url, ok := <-lines:
+	case u, ok := <-urls:
 		if !ok {
-			tb.Fatalf("app.js exited before listening (env %v):\n%s", env, stderr.String())
+			tb.Fatalf("%s exited before listening (env %v):\n%s", script, env, stderr.String())
 		}
-		return &App{URL: url, tb: tb, cookie: name, stderr: stderr}
+		return u, stderr
 	case <-time.After(45 * time.Second):
-		tb.Fatalf("app.js did not start in 45s (env %v):\n%s", env, stderr.String())
+		tb.Fatalf("%s did not start in 45s (env %v):\n%s", script, env, stderr.String())
 	}
-	return nil
+	return "", nil
+}
+
+// Response is one answer of a harness app.
+type Response struct {
+	Status int
+	Body   []byte
+	// SetCookie holds every Set-Cookie header, whole and in order.
+	SetCookie []string
+}
+
+// Cookie returns the value the response's Set-Cookie headers give the
+// cookie name, as sent (the last one, as a browser keeps it, when several
+// do), and whether one did.
+func (r Response) Cookie(name string) (value string, ok bool) {
+	for _, sc := range r.SetCookie {
+		if v, found := strings.CutPrefix(sc, name+"="); found {
+			value, _, _ = strings.Cut(v, ";")
+			ok = true
+		}
+	}
+	return value, ok
+}
+
+// requestHeader is a Cookie header (none for "") and the extra headers.
+func requestHeader(cookie string, extra map[string]string) http.Header {
+	h := http.Header{}
+	if cookie != "" {
+		h.Set("Cookie", cookie)
+	}
+	for k, v := range extra {
+		h.Set(k, v)
+	}
+	return h
+}
+
+// jsonBody is body as JSON, or no body for nil.
+func jsonBody(body any) (io.Reader, error) {
+	if body == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(body)
+	return bytes.NewReader(b), err
+}
+
+// request sends a request to a harness app with header and body as JSON
+// (nil for no body; Content-Type is application/json unless header sets
+// it), and returns the answer with its body read. A request that gets no
+// answer fails the test with the app's stderr.
+func request(tb testing.TB, stderr *LockedBuffer, method, url string, header http.Header, body any) Response {
+	tb.Helper()
+	rd, err := jsonBody(body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v\n%s", method, url, err, stderr.String())
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return Response{Status: resp.StatusCode, Body: b, SetCookie: resp.Header.Values("Set-Cookie")}
 }
 
 // Me is what GET /me answers.
@@ -123,36 +210,12 @@ type Me struct {
 // status, the body and the new cookie value if Set-Cookie carried one.
 func (a *App) Do(method, path, cookie string, body any) (status int, respBody []byte, setCookie string) {
 	a.tb.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			a.tb.Fatal(err)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, a.URL+path, rd)
-	if err != nil {
-		a.tb.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	if cookie != "" {
-		req.Header.Set("Cookie", a.cookie+"="+cookie)
+		cookie = a.cookie + "=" + cookie
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		a.tb.Fatalf("%s %s: %v\n%s", method, path, err, a.stderr.String())
-	}
-	defer resp.Body.Close()
-	respBody, _ = io.ReadAll(resp.Body)
-	for _, sc := range resp.Header.Values("Set-Cookie") {
-		if v, ok := strings.CutPrefix(sc, a.cookie+"="); ok {
-			setCookie, _, _ = strings.Cut(v, ";")
-		}
-	}
-	return resp.StatusCode, respBody, setCookie
+	r := request(a.tb, a.stderr, method, a.URL+path, requestHeader(cookie, nil), body)
+	setCookie, _ = r.Cookie(a.cookie)
+	return r.Status, r.Body, setCookie
 }
 
 // Login logs in with passport-local and returns the session cookie value.

@@ -28,3 +28,17 @@ func ExampleNew() {
 		fmt.Fprintf(w, "hello user %d\n", p.User)
 	})))
 }
+
+// Share the sessions a Node app encrypts with connect-memcached's secret
+// option:
+//
+//	new MemcachedStore({ hosts: ['127.0.0.1:11211'], secret: process.env.SESSION_SECRET })
+//
+// Printing the options never shows the secret.
+func ExampleCryptoOptions() {
+	opts := memcachedstore.Options{Crypto: &memcachedstore.CryptoOptions{Secret: "Sq!rrel#42AB"}}
+	store := memcachedstore.New(memcache.New("127.0.0.1:11211"), opts)
+	_ = store
+	fmt.Println(*opts.Crypto)
+	// Output: memcachedstore.CryptoOptions{Secret: xxxxx}
+}

@@ -20,8 +20,26 @@
 //
 // An item with other flags is refused with [ErrWrongFlags]: with flags 0 the
 // npm client returns the raw string, express-session fails on it and Node
-// answers 500; connect-memcached's encrypted values (the secret option) are
-// stored that way and are not supported.
+// answers 500.
+//
+// With Options.Crypto (connect-memcached's secret option), the value is the
+// record connect-memcached's kruptein 3.1 makes of the session JSON, with
+// flags 0 (a string): base64 of a DER structure holding the AES-256-GCM
+// ciphertext of the JSON, with a key derived from the secret by
+// PBKDF2-SHA512 (20000 iterations) over a random salt per write, and an
+// HMAC-SHA512 of the ciphertext, salt and IV. Each write (Set, SetIf,
+// Touch) derives a key for a fresh salt, as Node does (some milliseconds
+// of CPU); reads keep the keys of the last salts seen. Go checks the HMAC
+// in constant time (kruptein 3.1 computes it but ignores the result). With
+// Crypto set, an item in clear (flags 2) is refused with
+// [ErrNotEncrypted], one sealed with another secret, or altered, with
+// [ErrDecrypt]; without it, an encrypted item is refused with
+// [ErrEncrypted]. kruptein 3.1's set refuses a secret of fewer than 8
+// characters or without 2 upper-case letters, 2 lower-case letters, 2
+// digits and 2 of !@#$%^&*()_+-=[]{};':"\|,.<>/? (so Node cannot write
+// with it); Go does not check. connect-memcached's other kruptein options
+// (algorithm, hashing, ...) are not supported: leave them at their
+// defaults.
 //
 // Conditional writes ([Store.SetIf], the [sessionbridge.ConditionalStore]
 // the Bridge uses to merge concurrent changes) are memcached's CAS: the
@@ -105,6 +123,8 @@ import (
 	"github.com/sessionbridge/sessionbridge/internal/backoff"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 	"github.com/sessionbridge/sessionbridge/stores/internal/jsdate"
+	"github.com/sessionbridge/sessionbridge/stores/internal/kruptein"
+	"github.com/sessionbridge/sessionbridge/stores/internal/reclimit"
 )
 
 // Constants of connect-memcached, the npm memcached client and memcached.
@@ -128,9 +148,29 @@ var ErrNoCAS = errors.New("memcachedstore: the server keeps no CAS ids (memcache
 // touchAttempts bounds the reads and cas writes of one Touch.
 const touchAttempts = 16
 
-// ErrWrongFlags means the session's item has flags other than [FlagJSON],
-// so Node would not parse it as JSON. It wraps sessionjson.ErrMalformed.
+// ErrWrongFlags means the session's item has flags other than [FlagJSON]
+// (0 with Options.Crypto), so Node would not read it. It wraps
+// sessionjson.ErrMalformed.
 var ErrWrongFlags = fmt.Errorf("%w: memcached item flags are not 2 (JSON)", sessionjson.ErrMalformed)
+
+// Errors of encrypted sessions (Options.Crypto). The first three wrap
+// sessionjson.ErrMalformed.
+var (
+	// ErrDecrypt: with Crypto, the item is an encrypted record that does
+	// not decrypt with the secret: it was encrypted with another secret,
+	// or altered.
+	ErrDecrypt = fmt.Errorf("%w: the encrypted session does not decrypt with this secret (another secret, or altered)", sessionjson.ErrMalformed)
+	// ErrNotEncrypted: with Crypto, the item is not an encrypted record
+	// (JSON in clear, flags 2, or a string in another format): it was
+	// written without the secret option.
+	ErrNotEncrypted = fmt.Errorf("%w: the session is not encrypted, but Options.Crypto is set", sessionjson.ErrMalformed)
+	// ErrEncrypted: without Crypto, the item is an encrypted record
+	// (connect-memcached's secret option): set Options.Crypto.
+	ErrEncrypted = fmt.Errorf("%w: the session is encrypted (connect-memcached's secret option); set Options.Crypto", sessionjson.ErrMalformed)
+	// ErrNoSecret is returned by Get, GetVersion, Set, SetIf and Touch of
+	// a store whose Options.Crypto has an empty Secret.
+	ErrNoSecret = errors.New("memcachedstore: Options.Crypto has an empty Secret")
+)
 
 // Options mirror connect-memcached's options. The zero value is its
 // defaults.
@@ -149,12 +189,34 @@ type Options struct {
 	Decoder sessionjson.Decoder
 	// Now is the clock for lifetimes; default time.Now.
 	Now func() time.Time
+	// Crypto encrypts sessions as connect-memcached's secret option does
+	// (see the package documentation); nil stores them in clear.
+	// (connect-memcached: secret)
+	Crypto *CryptoOptions
 }
+
+// CryptoOptions hold connect-memcached's secret. Printing them does not
+// show it.
+type CryptoOptions struct {
+	// Secret is connect-memcached's secret option, the password keys are
+	// derived from; it must not be empty. Keep it out of URLs, flags and
+	// logs.
+	Secret string
+}
+
+// String does not show the secret.
+func (c CryptoOptions) String() string { return "memcachedstore.CryptoOptions{Secret: xxxxx}" }
+
+// GoString does not show the secret.
+func (c CryptoOptions) GoString() string { return c.String() }
 
 // Store is a connect-memcached compatible sessionbridge.Store.
 type Store struct {
 	client *memcache.Client
 	opts   Options
+	// With Options.Crypto: the cipher, or cryptoErr for an empty secret.
+	cipher    *kruptein.Cipher
+	cryptoErr error
 }
 
 var _ sessionbridge.ConditionalStore = (*Store)(nil)
@@ -168,7 +230,14 @@ func New(client *memcache.Client, opts Options) *Store {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Store{client: client, opts: opts}
+	s := &Store{client: client, opts: opts}
+	if opts.Crypto != nil {
+		var err error
+		if s.cipher, err = kruptein.New(opts.Crypto.Secret, kruptein.V31); err != nil {
+			s.cryptoErr = ErrNoSecret
+		}
+	}
+	return s
 }
 
 // Key returns the memcached key of a session id: prefix + id, or its MD5 in
@@ -236,20 +305,48 @@ func (s *Store) get(ctx context.Context, key string) (*sessionjson.Session, uint
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
+	if s.cryptoErr != nil {
+		return nil, 0, s.cryptoErr
+	}
 	it, err := call(ctx, s.clientTimeout(), func() (*memcache.Item, error) { return s.client.Get(key) })
 	switch {
 	case errors.Is(err, memcache.ErrCacheMiss):
 		return nil, 0, sessionbridge.ErrNotFound
 	case err != nil:
 		return nil, 0, wrap("get", key, err)
+	}
+	var raw []byte
+	switch {
+	case s.cipher != nil:
+		if raw, err = s.decrypt(it); err != nil {
+			return nil, 0, fmt.Errorf("memcachedstore: %w", err)
+		}
+	case it.Flags == 0 && kruptein.IsRecord(it.Value):
+		return nil, 0, fmt.Errorf("memcachedstore: %w", ErrEncrypted)
 	case it.Flags != FlagJSON:
 		return nil, 0, fmt.Errorf("memcachedstore: %w (flags %d)", ErrWrongFlags, it.Flags)
+	default:
+		raw = unescape(it.Value) // the client allocates each value
 	}
-	sess, err := s.opts.Decoder.DecodeOwnedContext(ctx, unescape(it.Value)) // the client allocates each value
+	sess, err := s.opts.Decoder.DecodeOwnedContext(ctx, raw)
 	if err != nil {
 		return nil, 0, fmt.Errorf("memcachedstore: %w", err)
 	}
 	return sess, it.CasID, nil
+}
+
+// decrypt returns the session JSON of an encrypted item: connect-memcached
+// reads it with kruptein's get, then JSON.parse, so the plaintext is the
+// session JSON itself.
+func (s *Store) decrypt(it *memcache.Item) ([]byte, error) {
+	switch it.Flags {
+	case 0:
+	case FlagJSON:
+		return nil, fmt.Errorf("%w: the item is JSON in clear", ErrNotEncrypted)
+	default:
+		return nil, fmt.Errorf("%w (flags %d)", ErrWrongFlags, it.Flags)
+	}
+	return s.cipher.OpenAs(unescape(it.Value), reclimit.Of(s.opts.Decoder), ErrNotEncrypted, ErrDecrypt)
 }
 
 // touched is Version.Touched for a record holding cookie c: the moment
@@ -281,6 +378,18 @@ func (s *Store) item(key string, sess *sessionjson.Session) (it *memcache.Item, 
 	val, err := sess.Encode()
 	if err != nil {
 		return nil, false, fmt.Errorf("memcachedstore: %w", err)
+	}
+	if s.opts.Crypto != nil {
+		if s.cryptoErr != nil {
+			return nil, false, s.cryptoErr
+		}
+		// connect-memcached: kruptein's set of the session object, so the
+		// plaintext is JSON.stringify(session); stored as a string.
+		field, err := s.cipher.Seal(val)
+		if err != nil {
+			return nil, false, fmt.Errorf("memcachedstore: %w", err)
+		}
+		return &memcache.Item{Key: key, Value: []byte(field), Flags: 0, Expiration: s.expiration(life)}, true, nil
 	}
 	return &memcache.Item{Key: key, Value: escape(val), Flags: FlagJSON, Expiration: s.expiration(life)}, true, nil
 }

@@ -48,6 +48,9 @@ var modes = []struct {
 	{"stringify", mongostore.Options{}},
 	{"subdocument", mongostore.Options{Subdocument: true}},
 	{"subdocument+touchAfter+timestamps", mongostore.Options{Subdocument: true, TouchAfter: time.Hour, Timestamps: true, TransformID: func(s string) string { return "x:" + s }}},
+	// With crypto the Tag is the ciphertext, new at every write.
+	{"crypto", mongostore.Options{Crypto: &mongostore.CryptoOptions{Secret: "conditional secret"}}},
+	{"crypto+subdocument+touchAfter+timestamps", mongostore.Options{Subdocument: true, TouchAfter: time.Hour, Timestamps: true, TransformID: func(s string) string { return "x:" + s }, Crypto: &mongostore.CryptoOptions{Secret: "conditional secret"}}},
 }
 
 // TestSetIf: the conditional write succeeds on the document read (and on
@@ -95,7 +98,16 @@ func TestSetIf(t *testing.T) {
 			}
 			viaSet := document(t, coll, id)
 			for _, f := range []string{"_id", "session", "expires"} {
-				if a, b := viaSetIf.Lookup(f), viaSet.Lookup(f); !a.Equal(b) {
+				a, b := viaSetIf.Lookup(f), viaSet.Lookup(f)
+				if f == "session" && opts.Crypto != nil {
+					// Each write encrypts with a fresh salt and IV: compare
+					// what they decrypt to.
+					if pa, pb := opened(t, opts.Crypto.Secret, a.StringValue()), opened(t, opts.Crypto.Secret, b.StringValue()); pa != pb {
+						t.Fatalf("session: SetIf wrote %s, Set %s", pa, pb)
+					}
+					continue
+				}
+				if !a.Equal(b) {
 					t.Fatalf("%s: SetIf wrote %s, Set %s", f, a, b)
 				}
 			}
@@ -154,7 +166,7 @@ func TestSetIf(t *testing.T) {
 				t.Fatal("the other writer's document was overwritten")
 			}
 
-			if opts.Subdocument {
+			if opts.Subdocument && opts.Crypto == nil {
 				// The same fields in another order are another record: JSON
 				// keeps key order, and so must the condition.
 				_ = s.Set("z", 1)
@@ -233,11 +245,19 @@ func TestSetIf(t *testing.T) {
 func TestSetIfNode(t *testing.T) {
 	db, url, _ := database(t)
 	ctx := context.Background()
-	for _, stringify := range []bool{true, false} {
-		t.Run(fmt.Sprintf("stringify=%v", stringify), func(t *testing.T) {
+	for _, mode := range []struct {
+		stringify bool
+		secret    string
+	}{{true, ""}, {false, ""}, {true, "Node crypto secret"}, {false, "Node crypto secret"}} {
+		stringify := mode.stringify
+		t.Run(fmt.Sprintf("stringify=%v,crypto=%v", stringify, mode.secret != ""), func(t *testing.T) {
 			name := collection(t, db)
-			st := mongostore.New(db, mongostore.Options{Collection: name, Subdocument: !stringify})
-			a := app(t, url, name, stringify)
+			opts := mongostore.Options{Collection: name, Subdocument: !stringify}
+			if mode.secret != "" {
+				opts.Crypto = &mongostore.CryptoOptions{Secret: mode.secret}
+			}
+			st := mongostore.New(db, opts)
+			a := appCrypto(t, url, name, stringify, mode.secret)
 			before := time.Now().Truncate(time.Millisecond)
 			cookie := a.Login("alice", "secret")
 			after := time.Now()

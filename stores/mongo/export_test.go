@@ -18,3 +18,6 @@ func KeyWork(f func()) int {
 	f()
 	return n
 }
+
+// PlaintextJSON is the session JSON Get finds in a decrypted plaintext.
+func PlaintextJSON(pt []byte) ([]byte, error) { return plaintextJSON(pt) }

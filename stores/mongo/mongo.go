@@ -15,8 +15,26 @@
 // set is updateOne({_id}, {$set: {_id, session, expires}}, {upsert: true});
 // get adds {$or: [{expires: {$exists: false}}, {expires: {$gt: now}}]};
 // touch sets expires (and lastModified with TouchAfter) and fails when no
-// document matched; destroy is deleteOne. connect-mongo's crypto option is
-// not supported.
+// document matched; destroy is deleteOne.
+//
+// With Options.Crypto (connect-mongo's crypto: {secret}), the session field
+// is the record connect-mongo's kruptein 3.0.8 makes of the session JSON,
+// whether stringify is true or false (connect-mongo stringifies before it
+// encrypts): base64 of a DER structure holding the AES-256-GCM ciphertext of
+// the JSON as a JSON string literal, with a key derived from the secret by
+// PBKDF2-SHA512 (15000 iterations) over a random salt per write, and an
+// HMAC-SHA512. Each Set derives a key for a fresh salt, as Node does (some
+// milliseconds of CPU); Get keeps the keys of the last salts it read, so
+// reading the same session again costs no derivation. Get compares the HMAC
+// in constant time. With Crypto set, a session field that is not such a
+// record is refused with [ErrNotEncrypted] (connect-mongo fails on a
+// string too, but takes a plain subdocument as it is: Go refuses that, so
+// that whoever can write to the collection cannot plant a session without
+// the secret), and one sealed with another secret, or altered, with
+// [ErrDecrypt]. Without Crypto, an encrypted record is refused with
+// [ErrEncrypted]. connect-mongo's other crypto options (algorithm, hashing,
+// ...) and its cryptoAdapter are not supported: leave them at their
+// defaults.
 //
 // Reading a subdocument, Go converts it to the JSON Node's JSON.stringify
 // would give for it: Dates become toISOString() strings, ObjectIds hex
@@ -25,7 +43,10 @@
 //
 // The Decoder's MaxBytes applies to the stored session: the bytes of the
 // JSON string, or the BSON size of a subdocument (and then to the JSON made
-// of it). A server that evaluates aggregation expressions in find
+// of it). With Crypto it applies to the decrypted JSON, and the stored
+// string may be as long as the record of a JSON of MaxBytes that escapes
+// every byte (a little over 3.5 times MaxBytes); a longer one is refused
+// before it is decrypted. A server that evaluates aggregation expressions in find
 // projections (MongoDB 4.4 and later) measures it ($strLenBytes,
 // $bsonSize) and sends a session over the limit as null, so Go refuses it
 // with sessionjson.ErrTooLarge without receiving it. Other servers
@@ -67,6 +88,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -78,6 +100,7 @@ import (
 	"github.com/sessionbridge/sessionbridge/internal/jsjson"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 	"github.com/sessionbridge/sessionbridge/stores/internal/jsdate"
+	"github.com/sessionbridge/sessionbridge/stores/internal/kruptein"
 	"github.com/sessionbridge/sessionbridge/stores/internal/reclimit"
 )
 
@@ -97,6 +120,25 @@ var (
 	// Use Prune periodically instead (connect-mongo's
 	// autoRemove: 'interval').
 	ErrTTLIndexUnsupported = errors.New("mongostore: this server does not support TTL indexes")
+
+	// ErrDecrypt means that, with Options.Crypto, the session is an
+	// encrypted record that does not decrypt with the secret: it was
+	// encrypted with another secret, or altered. It wraps
+	// sessionjson.ErrMalformed.
+	ErrDecrypt = fmt.Errorf("%w: the encrypted session does not decrypt with this secret (another secret, or altered)", sessionjson.ErrMalformed)
+	// ErrNotEncrypted means that, with Options.Crypto, the session field is
+	// not an encrypted record (a subdocument, or a string in another
+	// format): it was written without crypto. It wraps
+	// sessionjson.ErrMalformed.
+	ErrNotEncrypted = fmt.Errorf("%w: the session is not encrypted, but Options.Crypto is set", sessionjson.ErrMalformed)
+	// ErrEncrypted means that, without Options.Crypto, the session field
+	// is an encrypted record (connect-mongo's crypto option): set
+	// Options.Crypto. It wraps sessionjson.ErrMalformed.
+	ErrEncrypted = fmt.Errorf("%w: the session is encrypted (connect-mongo's crypto option); set Options.Crypto", sessionjson.ErrMalformed)
+	// ErrNoSecret is returned by Get, GetVersion, Set and SetIf of a store
+	// whose Options.Crypto has an empty Secret (connect-mongo throws on
+	// it).
+	ErrNoSecret = errors.New("mongostore: Options.Crypto has an empty Secret")
 )
 
 // Options mirror connect-mongo's options. The zero value is its defaults,
@@ -106,7 +148,8 @@ type Options struct {
 	// Collection name; default "sessions". (collectionName)
 	Collection string
 	// Subdocument stores the session as a BSON subdocument instead of a
-	// JSON string. (stringify: false)
+	// JSON string. (stringify: false) With Crypto it changes nothing:
+	// connect-mongo encrypts the JSON string either way.
 	Subdocument bool
 	// TTL is connect-mongo's ttl: the expires field of a session whose
 	// cookie has no expires (a browser-session cookie) is now + TTL; default
@@ -125,13 +168,40 @@ type Options struct {
 	Decoder sessionjson.Decoder
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Crypto encrypts sessions as connect-mongo's crypto option does
+	// (see the package documentation); nil stores them in clear.
+	// (crypto)
+	Crypto *CryptoOptions
 }
+
+// CryptoOptions are connect-mongo's crypto options the Go store supports.
+// Printing them does not show the secret.
+type CryptoOptions struct {
+	// Secret is crypto.secret, the password keys are derived from; it
+	// must not be empty. Keep it out of URLs, flags and logs.
+	Secret string
+}
+
+// String does not show the secret.
+func (c CryptoOptions) String() string { return "mongostore.CryptoOptions{Secret: xxxxx}" }
+
+// GoString does not show the secret.
+func (c CryptoOptions) GoString() string { return c.String() }
 
 // Store is a connect-mongo compatible sessionbridge.Store.
 type Store struct {
 	coll  *mongo.Collection
 	opts  Options
 	limit int64 // the Decoder's MaxBytes; -1 for none
+
+	// With Options.Crypto: the cipher (nil, and cryptoErr set, for an
+	// empty secret), the longest plaintext accepted (the JSON string
+	// literal of a record of limit bytes), and the longest stored field,
+	// which the sized projection uses instead of limit.
+	cipher     *kruptein.Cipher
+	cryptoErr  error
+	maxPlain   int
+	fieldLimit int64 // -1 for none
 
 	// sized finds with the projection that has the server measure the
 	// session and leave out one over the limit (nil without a limit).
@@ -160,7 +230,22 @@ func New(db *mongo.Database, opts Options) *Store {
 		opts.Now = time.Now
 	}
 	s := &Store{coll: db.Collection(opts.Collection), opts: opts, limit: int64(reclimit.Of(opts.Decoder))}
-	if s.limit >= 0 {
+	s.fieldLimit = s.limit
+	if opts.Crypto != nil {
+		var err error
+		if s.cipher, err = kruptein.New(opts.Crypto.Secret, kruptein.V30); err != nil {
+			s.cryptoErr = ErrNoSecret
+		}
+		// JSON.stringify of a record of limit bytes doubles at most each
+		// byte ('"' and '\\' are escaped, and whitespace, the only raw
+		// control characters JSON has), and adds two quotes.
+		s.maxPlain, s.fieldLimit = -1, -1
+		if s.limit >= 0 && s.limit <= int64(math.MaxInt-2)/2 {
+			s.maxPlain = int(2*s.limit + 2)
+			s.fieldLimit = int64(kruptein.MaxField(s.maxPlain))
+		}
+	}
+	if s.fieldLimit >= 0 {
 		typ := bson.D{{Key: "$type", Value: "$session"}}
 		size := bson.D{{Key: "$switch", Value: bson.D{
 			{Key: "branches", Value: bson.A{
@@ -173,7 +258,7 @@ func New(db *mongo.Database, opts Options) *Store {
 			{Key: "expires", Value: 1},
 			{Key: "lastModified", Value: 1},
 			{Key: sizeField, Value: size},
-			{Key: "session", Value: bson.D{{Key: "$cond", Value: bson.A{bson.D{{Key: "$lte", Value: bson.A{size, s.limit}}}, "$session", nil}}}},
+			{Key: "session", Value: bson.D{{Key: "$cond", Value: bson.A{bson.D{{Key: "$lte", Value: bson.A{size, s.fieldLimit}}}, "$session", nil}}}},
 		})
 		if err == nil { // a constant document: it always marshals
 			s.sized = options.FindOne().SetProjection(bson.Raw(proj))
@@ -223,6 +308,9 @@ func (s *Store) GetVersion(ctx context.Context, sid string) (*sessionjson.Sessio
 
 // get is Get, and GetVersion when ver is not nil: then it fills in *ver.
 func (s *Store) get(ctx context.Context, sid string, ver *sessionbridge.Version) (*sessionjson.Session, error) {
+	if s.cryptoErr != nil {
+		return nil, s.cryptoErr
+	}
 	// connect-mongo's filter is {_id, $or: [{expires: {$exists: false}},
 	// {expires: {$gt: now}}]}; the same test is applied here after a plain
 	// _id lookup, which every server answers from the primary key index.
@@ -240,19 +328,27 @@ func (s *Store) get(ctx context.Context, sid string, ver *sessionbridge.Version)
 			return nil, sessionbridge.ErrNotFound // $gt: now matches only a later Date
 		}
 	}
-	if n, ok := doc.Lookup(sizeField).AsInt64OK(); ok && n > s.limit {
+	if n, ok := doc.Lookup(sizeField).AsInt64OK(); ok && n > s.fieldLimit {
 		return nil, s.tooLarge(n)
 	}
 	v := doc.Lookup("session")
-	if n := storedSize(v); s.limit >= 0 && n > s.limit {
+	if n := storedSize(v); s.fieldLimit >= 0 && n > s.fieldLimit {
 		return nil, s.tooLarge(n)
 	}
-	raw, err := sessionJSON(v)
+	var raw []byte
+	if s.opts.Crypto != nil {
+		raw, err = s.decrypt(v)
+	} else {
+		raw, err = sessionJSON(v)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("mongostore: %w", err)
 	}
-	sess, err := s.opts.Decoder.DecodeOwnedContext(ctx, raw) // sessionJSON built raw
+	sess, err := s.opts.Decoder.DecodeOwnedContext(ctx, raw) // built for it
 	if err != nil {
+		if s.opts.Crypto == nil && errors.Is(err, sessionjson.ErrInvalidJSON) && kruptein.IsRecord(stringBytes(v)) {
+			return nil, fmt.Errorf("mongostore: %w", ErrEncrypted)
+		}
 		return nil, fmt.Errorf("mongostore: %w", err)
 	}
 	if ver != nil {
@@ -325,7 +421,56 @@ func storedSize(v bson.RawValue) int64 {
 	return 0
 }
 
-func (s *Store) tooLarge(n int64) error { return reclimit.Error("mongostore", n, s.limit) }
+func (s *Store) tooLarge(n int64) error { return reclimit.Error("mongostore", n, s.fieldLimit) }
+
+// stringBytes is the bytes of a BSON string value, or nil for another
+// type.
+func stringBytes(v bson.RawValue) []byte {
+	if _, ok := v.StringValueOK(); !ok || len(v.Value) < 5 {
+		return nil
+	}
+	return v.Value[4 : len(v.Value)-1]
+}
+
+// decrypt returns the session JSON of an encrypted session field, as
+// connect-mongo's get with crypto reads it: kruptein's plaintext is the
+// JSON string literal of the session JSON (connect-mongo parses a plain
+// JSON object too, which Go accepts as well).
+func (s *Store) decrypt(v bson.RawValue) ([]byte, error) {
+	switch v.Type {
+	case bson.TypeString:
+	case bson.TypeEmbeddedDocument:
+		return nil, fmt.Errorf("%w: the session is a subdocument", ErrNotEncrypted)
+	case 0:
+		return nil, fmt.Errorf("%w: no session field", ErrWrongType)
+	default:
+		return nil, fmt.Errorf("%w: %s", ErrWrongType, v.Type)
+	}
+	field := stringBytes(v)
+	if field == nil {
+		return nil, fmt.Errorf("%w: invalid BSON string", ErrWrongType)
+	}
+	pt, err := s.cipher.OpenAs(field, s.maxPlain, ErrNotEncrypted, ErrDecrypt)
+	if err != nil {
+		return nil, err
+	}
+	return plaintextJSON(pt)
+}
+
+// plaintextJSON returns the session JSON in a decrypted plaintext: the
+// value of a JSON string literal (what connect-mongo writes), or anything
+// else as it is, for the decoder to take or refuse (connect-mongo's get
+// also takes a JSON object).
+func plaintextJSON(pt []byte) ([]byte, error) {
+	if i := bytes.IndexFunc(pt, func(r rune) bool { return !strings.ContainsRune(" \t\n\r", r) }); i < 0 || pt[i] != '"' {
+		return pt, nil
+	}
+	var str string
+	if err := json.Unmarshal(pt, &str); err != nil {
+		return nil, fmt.Errorf("%w: the decrypted session is not valid JSON", sessionjson.ErrInvalidJSON)
+	}
+	return []byte(str), nil
+}
 
 // sessionJSON returns the session field as JSON text.
 func sessionJSON(v bson.RawValue) ([]byte, error) {
@@ -538,6 +683,13 @@ func (s *Store) record(sess *sessionjson.Session) (*sessionjson.Session, any, er
 		_ = clone.Delete("lastModified")
 		sess = clone
 	}
+	if s.opts.Crypto != nil {
+		field, err := s.encrypt(sess)
+		if err != nil {
+			return nil, nil, err
+		}
+		return sess, field, nil
+	}
 	if s.opts.Subdocument {
 		doc, err := s.subdocument(sess)
 		if err != nil {
@@ -550,6 +702,23 @@ func (s *Store) record(sess *sessionjson.Session) (*sessionjson.Session, any, er
 		return nil, nil, fmt.Errorf("mongostore: %w", err)
 	}
 	return sess, string(rec), nil
+}
+
+// encrypt returns the session field connect-mongo's set writes with
+// crypto: kruptein's record of the session JSON's JSON string literal.
+func (s *Store) encrypt(sess *sessionjson.Session) (string, error) {
+	if s.cryptoErr != nil {
+		return "", s.cryptoErr
+	}
+	rec, err := sess.Encode()
+	if err != nil {
+		return "", fmt.Errorf("mongostore: %w", err)
+	}
+	field, err := s.cipher.Seal(jsjson.AppendString(make([]byte, 0, len(rec)+len(rec)/8+16), string(rec)))
+	if err != nil {
+		return "", fmt.Errorf("mongostore: %w", err)
+	}
+	return field, nil
 }
 
 // update is connect-mongo's set update of sess, whose session field is

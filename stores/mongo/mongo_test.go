@@ -245,9 +245,18 @@ func TestTouchAfter(t *testing.T) {
 }
 
 func app(t *testing.T, url, coll string, stringify bool) *nodetest.App {
+	return appCrypto(t, url, coll, stringify, "")
+}
+
+// appCrypto is app with connect-mongo's crypto: {secret} when secret is
+// not empty.
+func appCrypto(t *testing.T, url, coll string, stringify bool, secret string) *nodetest.App {
 	env := map[string]string{"STORE": "mongo", "MONGO_URL": strings.TrimSuffix(url, "/") + "/" + dbName, "MONGO_COLLECTION": coll, "MONGO_AUTOREMOVE": "interval"}
 	if !stringify {
 		env["MONGO_STRINGIFY"] = "0"
+	}
+	if secret != "" {
+		env["MONGO_CRYPTO_SECRET"] = secret
 	}
 	return nodetest.StartApp(t, env)
 }

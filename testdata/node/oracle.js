@@ -490,7 +490,7 @@ function findPackageJson(name, fromDir) {
 }
 
 const DIRECT = [
-  'connect-memcached', 'connect-mongo', 'connect-pg-simple', 'connect-redis',
+  'connect-memcached', 'connect-mongo', 'cookies', 'keygrip', 'connect-pg-simple', 'connect-redis',
   'cookie', 'cookie-parser', 'cookie-signature', 'cookie-signature-122',
   'express', 'express-session', 'mongodb', 'passport', 'passport-local', 'pg',
   'redis', 'session-file-store', 'socket.io', 'socket.io-client', 'uid-safe',
@@ -517,7 +517,47 @@ function versions() {
   return out;
 }
 
+
+// ------------------------------------------- keygrip and the cookies package
+
+// keygripSign answers keygrip's sign(data) for each item:
+//   args: {keys: [string], algorithm?, data: [string]}
+//   value: {sigs: [string]}
+function keygripSign(a) {
+  const Keygrip = require('keygrip');
+  const kg = new Keygrip(a.keys, a.algorithm || undefined);
+  return { sigs: a.data.map(function (d) { return kg.sign(d); }) };
+}
+
+// cookiesGet runs the cookies package's get(name, {signed: true}) on each
+// Cookie header (base64 of its bytes, read as latin1 as Node reads headers)
+// and answers what it returned and the Set-Cookie headers it queued:
+//   args: {keys: [string], algorithm?, name, headers: [base64 | null]}
+//   value: {results: [{value: base64 of the UTF-8 | null, setCookie: [string]}]}
+function cookiesGet(a) {
+  const Cookies = require('cookies');
+  const Keygrip = require('keygrip');
+  const kg = new Keygrip(a.keys, a.algorithm || undefined);
+  const results = [];
+  for (const h of a.headers) {
+    const headers = {};
+    if (h !== null) headers.cookie = fromB64Latin1(h);
+    const req = { headers: headers, connection: { encrypted: false }, socket: { encrypted: false } };
+    const set = [];
+    const res = {
+      getHeader: function (name) { return name.toLowerCase() === 'set-cookie' ? set.slice() : undefined; },
+      setHeader: function (name, v) { if (name.toLowerCase() === 'set-cookie') { set.length = 0; for (const x of [].concat(v)) set.push(x); } },
+    };
+    const c = new Cookies(req, res, { keys: kg });
+    const v = c.get(a.name, { signed: true });
+    results.push({ value: v === undefined ? null : Buffer.from(v, 'utf8').toString('base64'), setCookie: set });
+  }
+  return { results: results };
+}
+
 module.exports = {
+  keygripSign: keygripSign,
+  cookiesGet: cookiesGet,
   sign: sign,
   unsign: unsign,
   getcookie: getcookie,
@@ -531,7 +571,7 @@ module.exports = {
   cookieParserLatin1: cookieParserLatin1,
   // not ops:
   OPS: ['sign', 'unsign', 'getcookie', 'setcookie', 'load', 'jsoncookie', 'parseCookieHeader', 'uid',
-    'getcookieLatin1', 'getcookieHTTP', 'cookieParserLatin1'],
+    'getcookieLatin1', 'getcookieHTTP', 'cookieParserLatin1', 'keygripSign', 'cookiesGet'],
   versions: versions,
   close: close,
   DEFAULT_NEW_SID: DEFAULT_NEW_SID,
