@@ -45,7 +45,10 @@ vet:
 
 ## node-deps: npm ci where node_modules is missing or stale (the Node
 ## oracle and harness, and the demo's Node app).
-node-deps: $(NODE_DIR)/node_modules/.package-lock.json examples/node-app/node_modules/.package-lock.json bench/node/node_modules/.package-lock.json
+node-deps: $(NODE_DIR)/node_modules/.package-lock.json testdata/nodestores/node_modules/.package-lock.json testdata/nodemongo/node_modules/.package-lock.json examples/node-app/node_modules/.package-lock.json bench/node/node_modules/.package-lock.json
+	@# The SQLite harness's native modules compile from source (about 4 min): built once per
+	@# machine and cached outside the checkout.
+	bash scripts/node-cache.sh testdata/nodesqlite "new (require('better-sqlite3'))(':memory:').close(); require('sqlite3')"
 
 %/node_modules/.package-lock.json: %/package.json %/package-lock.json
 	cd $* && npm ci --no-audit --no-fund --loglevel=error

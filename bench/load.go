@@ -79,7 +79,7 @@ func benchLoad(ctx context.Context, cfg *config) ([]table, error) {
 			"**Session load** = `Bridge.Load(r)` (Cookie header → `Signer.SessionID` → `Store.Get` → `sessionjson` decode → expiry rule) + `passportuser.Raw`. "+
 			"**Raw read** = the same driver, client and pool sending **the exact command the store sends** for that record "+
 			"(captured from the store itself at start-up, through a recording wrapper of its driver, so the anchor cannot drift from the store; listed below the table), "+
-			"with the record's key/id and, for PostgreSQL, the current epoch second as the store computes it. "+
+			"with the record's key/id and, for PostgreSQL and the SQL stores, the current time as the store computes it. "+
 			"Both sides: closed loops of `concurrency` goroutines in this process, each op on the next of %d seeded sessions, requests with a cancellable context as net/http gives them. "+
 			"Each row: %d repetitions of %s per side, alternating (A B B A …), after a warm-up; ops/s are the medians; the ratio is session load / raw read, "+
 			"median of the paired ratios with its 95%% confidence interval; the verdict (target ≥ %.2f×) is drawn from the interval. "+
@@ -90,6 +90,9 @@ func benchLoad(ctx context.Context, cfg *config) ([]table, error) {
 			"which is the library's cost, not the store's.",
 			len(f.ids), reps, per, loadTarget, cpuList(cfg.plan.rest)),
 		Header: []string{"store", "concurrency", "raw read ops/s", "session load ops/s", "load / raw [95% CI]", "client CPU µs/op raw → load", "client CPU cores raw / load", "target", "result"},
+	}
+	if slices.ContainsFunc(cfg.stores, func(s string) bool { return sqlStores[s].sqlite }) {
+		t.Note += " SQLite (modernc.org/sqlite) runs inside this process, on the harness's core: its rows compare client CPU alone."
 	}
 	if cfg.plan.note != "" {
 		t.Note += " Note: " + cfg.plan.note + "."
@@ -302,6 +305,7 @@ var storeSetups = map[string]func(context.Context, *config, *fixture) (*storeBen
 	"postgres":  setupPostgres,
 	"mongo":     setupMongo,
 	"memcached": setupMemcached,
+	// The SQL stores (sqlStores) add themselves: mariadb, sqlite, ...
 }
 
 // --- Redis ---

@@ -88,7 +88,7 @@ func main() {
 	var cfg config
 	var root string
 	sections := flag.String("sections", "all", "comma-separated sections to run: "+strings.Join(allSections, ",")+", or all")
-	stores := flag.String("stores", "redis,postgres,mongo,memcached", "stores for the load section")
+	stores := flag.String("stores", "redis,postgres,mongo,memcached,mariadb,sqlite", "stores for the load section")
 	flag.StringVar(&cfg.out, "out", "", "also write the report (markdown) to this file")
 	flag.DurationVar(&cfg.duration, "duration", 3*time.Second, "measured time per side and case in load; http and sio measure 2.5× this per server")
 	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "warm-up before the measured runs of a server")

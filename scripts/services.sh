@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start (or check) the services the integration tests talk to, without systemd.
 #
-#   scripts/services.sh [redis] [postgres] [memcached] [mongo] [cluster]   # no args = all
+#   scripts/services.sh [redis] [postgres] [memcached] [mongo] [cluster] [mariadb]   # no args = all
 #   scripts/services.sh stop [--force] [names...]                         # no names = all
 #
 # Idempotent: a service that already answers on its port is left alone. Missing Debian
@@ -17,6 +17,8 @@
 #   MONGO_ADDR            default 127.0.0.1:27017 (FerretDB from testdata/ferretdb)
 #   MONGODB_URI           if set, no MongoDB-wire server is started; the tests use it
 #   REDIS_CLUSTER_PORT    first of three cluster ports (default 7001 -> 7001,7002,7003)
+#   MARIADB_ADDR          default 127.0.0.1:3306 (user root without a password, database test):
+#                         Debian's server when it is set up there, else a server of our own
 #   SERVICES_WAIT         seconds to wait for a started service to answer (default 30)
 #
 # The last lines printed are `export NAME=value` lines for the tests:
@@ -31,8 +33,9 @@ PGHOST_ADDR=127.0.0.1
 MEMCACHED_ADDR=${MEMCACHED_ADDR:-127.0.0.1:11211}
 MONGO_ADDR=${MONGO_ADDR:-127.0.0.1:27017}
 REDIS_CLUSTER_PORT=${REDIS_CLUSTER_PORT:-7001}
+MARIADB_ADDR=${MARIADB_ADDR:-127.0.0.1:3306}
 WAIT=${SERVICES_WAIT:-30}
-ALL_SERVICES=(redis postgres memcached mongo cluster)
+ALL_SERVICES=(redis postgres memcached mongo cluster mariadb)
 CLUSTER_PORTS=("$REDIS_CLUSTER_PORT" "$((REDIS_CLUSTER_PORT + 1))" "$((REDIS_CLUSTER_PORT + 2))")
 
 export DEBIAN_FRONTEND=noninteractive
@@ -354,6 +357,89 @@ start_cluster() {
 	ok cluster "$addrs" "started, logs: $STATE/cluster/"
 }
 
+# ---------------------------------------------------------------------------- mariadb
+# mariadb_sql SQL: run SQL as root without a password over TCP at MARIADB_ADDR; prints the
+# result (or the error).
+mariadb_sql() {
+	timeout 10 mariadb --protocol=tcp -h "$(addr_host "$MARIADB_ADDR")" -P "$(addr_port "$MARIADB_ADDR")" \
+		-u root --skip-password -N -B -e "$1" 2>&1
+}
+
+# mariadb_ready: root logs in without a password over TCP and database test exists (it is
+# created when missing).
+mariadb_ready() {
+	local out
+	out=$(mariadb_sql 'CREATE DATABASE IF NOT EXISTS test; SELECT 1') && [[ $out == 1 ]]
+}
+
+# mariadb_open_root: on a server whose root logs in only through the unix socket (Debian's
+# default), let root log in over TCP from 127.0.0.1 without a password too, as the tests do.
+mariadb_open_root() {
+	[[ $EUID -eq 0 ]] || return 1
+	note "mariadb: letting root log in over TCP from 127.0.0.1 without a password"
+	timeout 10 mariadb --protocol=socket -u root -e "
+		ALTER USER 'root'@'localhost' IDENTIFIED VIA unix_socket OR mysql_native_password USING PASSWORD('');
+		CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '';
+		GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;
+		CREATE DATABASE IF NOT EXISTS test;" >/dev/null 2>&1
+}
+
+start_mariadb() {
+	local host port log pid out
+	host=$(addr_host "$MARIADB_ADDR") port=$(addr_port "$MARIADB_ADDR")
+	if port_open "$host" "$port"; then
+		command -v mariadb >/dev/null 2>&1 || need_pkgs mariadb-client
+		if mariadb_ready || { mariadb_open_root && mariadb_ready; }; then
+			ok mariadb "$MARIADB_ADDR" "already running"
+			return
+		fi
+		out=$(mariadb_sql 'SELECT 1') || true
+		die "mariadb: something answers on $MARIADB_ADDR but root cannot log in there without a password
+     ($out). The tests need user root without a password over TCP, and database test.
+     Run with another address, e.g. MARIADB_ADDR=127.0.0.1:3307 $0 mariadb"
+	fi
+	need_pkgs mariadb-server
+	command -v mariadb >/dev/null 2>&1 || need_pkgs mariadb-client
+	log=$STATE/mariadb.log
+	mkdir -p "$STATE"
+	if [[ $host == 127.0.0.1 && $port == 3306 && -d /var/lib/mysql/mysql && $EUID -eq 0 ]]; then
+		# Debian's server, stopped: start it as the machine does at boot.
+		mkdir -p /run/mysqld
+		chown mysql:mysql /run/mysqld
+		start-stop-daemon --start --oknodo --background --make-pidfile --pidfile "$STATE/mariadb.pid" \
+			--output "$log" --exec /usr/sbin/mariadbd -- --user=mysql
+		pid=$(head -n 1 "$STATE/mariadb.pid" 2>/dev/null || true) # none when it already ran
+		wait_port mariadb "$host" "$port" "$log" "$pid"
+		if ! mariadb_ready && ! { mariadb_open_root && mariadb_ready; }; then
+			die "mariadb: started on $MARIADB_ADDR but root cannot log in without a password: $(mariadb_sql 'SELECT 1')"
+		fi
+		ok mariadb "$MARIADB_ADDR" "started Debian's server (/var/lib/mysql), log: $log"
+		return
+	fi
+	# A server of our own, its data in the state directory.
+	local dir=$STATE/mariadb data=$STATE/mariadb/data user=()
+	mkdir -p "$dir"
+	if [[ $EUID -eq 0 ]]; then
+		id -u mysql >/dev/null 2>&1 || die "mariadb: OS user mysql does not exist (is mariadb-server installed correctly?)"
+		chmod o+x "$STATE"
+		chown mysql:mysql "$dir"
+		user=(--user=mysql)
+	fi
+	if [[ ! -d $data/mysql ]]; then
+		note "mariadb-install-db $data"
+		mariadb-install-db --no-defaults --datadir="$data" "${user[@]}" --auth-root-authentication-method=normal \
+			--skip-test-db >>"$log" 2>&1 || { tail -n 30 "$log" >&2; die "mariadb: mariadb-install-db failed (log: $log)"; }
+	fi
+	setsid nohup mariadbd --no-defaults --datadir="$data" "${user[@]}" --bind-address="$host" --port="$port" \
+		--socket="$dir/mariadbd.sock" --pid-file="$dir/mariadbd.pid" --skip-name-resolve \
+		--character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci >>"$log" 2>&1 </dev/null &
+	pid=$!
+	echo "$pid" >"$STATE/mariadb.pid"
+	wait_port mariadb "$host" "$port" "$log" "$pid"
+	mariadb_ready || die "mariadb: started on $MARIADB_ADDR but root cannot log in without a password: $(mariadb_sql 'SELECT 1')"
+	ok mariadb "$MARIADB_ADDR" "started, data: $data, log: $log"
+}
+
 # ---------------------------------------------------------------------------- stop
 # pid_alive PID PATTERN: the process exists and its command line contains PATTERN.
 pid_alive() {
@@ -449,6 +535,10 @@ stop_service() {
 			force_stop postgres "$PGHOST_ADDR" "$PGPORT" INT
 		fi
 		;;
+	mariadb)
+		stop_pidfile mariadb "$STATE/mariadb.pid" mariadbd \
+			"$(addr_host "$MARIADB_ADDR")" "$(addr_port "$MARIADB_ADDR")"
+		;;
 	cluster)
 		local p
 		for p in "${CLUSTER_PORTS[@]}"; do
@@ -509,6 +599,7 @@ for s in "${SERVICES[@]}"; do
 			echo "export MONGO_URL=mongodb://$MONGO_ADDR"
 		fi
 		;;
+	mariadb) echo "export MARIADB_DSN='root@tcp($MARIADB_ADDR)/test'" ;;
 	cluster) echo "export REDIS_CLUSTER_ADDRS=$(printf '127.0.0.1:%s,' "${CLUSTER_PORTS[@]}" | sed 's/,$//')" ;;
 	esac
 done

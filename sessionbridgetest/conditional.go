@@ -133,7 +133,7 @@ func (e *cenv) checkTouched(v sessionbridge.Version, from time.Time, when string
 }
 
 func (c *contract) getVersion(t *testing.T) {
-	for _, r := range records(time.Now().Add(lifetime)) {
+	for _, r := range records(time.Now().Add(lifetime), c.opts) {
 		t.Run(r.name, func(t *testing.T) {
 			e := c.cenv(t)
 			id := e.id()

@@ -73,6 +73,14 @@ type Options struct {
 	// the test log; every other check is unchanged. A store on a database
 	// that applies updates atomically must leave it false.
 	SetIfNotAtomic bool
+	// JavaScriptNumbers declares a store that keeps numbers as
+	// JavaScript numbers (IEEE doubles), as a database of typed values
+	// written by Node does (connect-mongodb-session's BSON): the records
+	// with numbers then hold the integers beyond 2^53 as JSON.stringify
+	// writes them after JavaScript has read them (12345678901234567000,
+	// -9007199254740992), which such a store keeps exactly, instead of as
+	// a JSON text keeps them. A store of JSON text must leave it false.
+	JavaScriptNumbers bool
 }
 
 // TestStore runs the [sessionbridge.Store] contract as subtests of t.
@@ -414,13 +422,17 @@ func live(t *testing.T, members string) *sessionjson.Session {
 
 // records are the SetGet records, in the form JSON.stringify writes them,
 // with a cookie expiring at exp.
-func records(exp time.Time) []struct{ name, rec string } {
+func records(exp time.Time, opts Options) []struct{ name, rec string } {
 	c := cookie(exp)
+	big, negative := "12345678901234567890", "-9007199254740993"
+	if opts.JavaScriptNumbers {
+		big, negative = "12345678901234567000", "-9007199254740992"
+	}
 	large := strings.Repeat("0123456789abcdef", 3<<10) + strings.Repeat("é€😀", 5<<10) + strings.Repeat("x", 1<<10)
 	return []struct{ name, rec string }{
 		{"Passport", `{"cookie":` + c + `,"passport":{"user":7}}`},
 		{"Unicode", `{"cookie":` + c + `,"note":"é😀` + "\u2028\u2029" + `<&>'\"\\/","esc":"\u0000\u001f\b\t\n\f\r","会话":"ключ","😀":"emoji key","":"empty key"}`},
-		{"Numbers", `{"cookie":` + c + `,"big":12345678901234567890,"negative":-9007199254740993,"frac":0.1,"exp":1e+21,"tiny":5e-324,"max":1.7976931348623157e+308,"zero":0,"user":{"id":"12345678901234567890"}}`},
+		{"Numbers", `{"cookie":` + c + `,"big":` + big + `,"negative":` + negative + `,"frac":0.1,"exp":1e+21,"tiny":5e-324,"max":1.7976931348623157e+308,"zero":0,"user":{"id":"12345678901234567890"}}`},
 		{"Nested", `{"cookie":` + c + `,"passport":{"user":{"id":7,"roles":["admin","user"],"profile":{"emails":[{"value":"a@example.com","verified":true}]}}},"cart":[{"sku":"a","qty":2},{"sku":"b","qty":1}],"empty":{},"none":[],"nil":null,"yes":true,"no":false,"deep":[[[[[[[[[[1]]]]]]]]]]}`},
 		{"IndexKeys", `{"1":"one","2":"two","10":"ten","cookie":` + c + `,"flash":{"0":"a","1":"b","error":["x"]},"4294967295":"not an array index","01":"nor this","-1":"nor this"}`},
 		{"BrowserSessionCookie", `{"cookie":{"originalMaxAge":null,"expires":null,"httpOnly":true,"path":"/"},"passport":{"user":7}}`},
@@ -435,7 +447,7 @@ func (c *contract) getMissing(t *testing.T) {
 }
 
 func (c *contract) setGet(t *testing.T) {
-	for _, r := range records(time.Now().Add(time.Hour)) {
+	for _, r := range records(time.Now().Add(time.Hour), c.opts) {
 		t.Run(r.name, func(t *testing.T) {
 			e := c.env(t)
 			id := e.id()

@@ -13,6 +13,7 @@ import (
 // left out: a well-formed one makes Parse look up DNS.
 var fuzzSchemes = []string{
 	"redis", "rediss", "REDIS", "postgres", "postgresql", "mongodb", "memcached", "memcache", "file", "mysql",
+	"mariadb", "sqlite",
 }
 
 const fuzzCanary = "SSW0RD"
@@ -67,6 +68,58 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		for _, out := range []string{s.String(), fmt.Sprintf("%+v", s), fmt.Sprintf("%#v", *s), fmt.Sprint(*s)} {
+			if strings.Contains(out, fuzzCanary) {
+				t.Fatalf("%q: printing the Spec shows the password: %s", u, out)
+			}
+		}
+	})
+}
+
+// FuzzParseFormatQuery fuzzes the query of the URLs with format=: the
+// store options of each format, the go-sql-driver/mysql parameters (some
+// of which make the driver's own parser panic), sqlite paths. Parse must
+// never panic, its errors wrap ErrBadURL, and neither they nor String show
+// the password.
+func FuzzParseFormatQuery(f *testing.F) {
+	bases := []string{
+		"mysql://u:" + fuzzCanary + "@h/db?",
+		"mariadb://u:" + fuzzCanary + "@h:3307/db?",
+		"mongodb://u:" + fuzzCanary + "@h/db?format=connect-mongodb-session&",
+		"postgres://u:" + fuzzCanary + "@h/db?",
+		"sqlite:s.db?",
+		"sqlite:///abs/s.db?",
+	}
+	for i := range bases {
+		for _, q := range []string{
+			"", "format=connect-session-knex", "format=express-mysql-session&schema.tableName=t&expiration=1",
+			"format=connect-session-sequelize&tableName=x&checkExpirationInterval=0",
+			"format=connect-session-knex&strict=true", "format=connect-session-knex&tls=x%25",
+			"format=connect-session-knex&timeout=1s&maxAllowedPacket=-1", "format=connect-sqlite3&table=t",
+			"collection=c&expires=1&idField=$x", "format=better-sqlite3-session-store&expired[clear]=false",
+			"format=connect-session-knex&sidFieldName=%00", "format=express-mysql-session&password=" + fuzzCanary,
+		} {
+			f.Add(uint8(i), q)
+		}
+	}
+	f.Fuzz(func(t *testing.T, k uint8, q string) {
+		// The canary may stand in the query only as the value of a
+		// password option.
+		rest := strings.ReplaceAll("&"+q+"&", "&password="+fuzzCanary+"&", "&&")
+		if strings.Contains(rest, fuzzCanary[1:4]) {
+			t.Skip("the query itself holds the canary")
+		}
+		u := bases[int(k)%len(bases)] + q
+		s, err := storeurl.Parse(u)
+		if err != nil {
+			if !errors.Is(err, storeurl.ErrBadURL) {
+				t.Fatalf("%q: error %v does not wrap ErrBadURL", u, err)
+			}
+			if strings.Contains(err.Error(), fuzzCanary) {
+				t.Fatalf("%q: the error shows the password: %v", u, err)
+			}
+			return
+		}
+		for _, out := range []string{s.String(), fmt.Sprintf("%+v", s), fmt.Sprintf("%#v", *s)} {
 			if strings.Contains(out, fuzzCanary) {
 				t.Fatalf("%q: printing the Spec shows the password: %s", u, out)
 			}

@@ -107,6 +107,13 @@ var urlTemplates = []string{
 	"mongodb://%[1]s@127.0.0.1:%[2]d/db?wtimeoutMS=-5",
 	"mongodb+srv://%[1]s@db.invalid/app",
 	"memcached://%[1]s@127.0.0.1:%[2]d",
+	"mysql://%[1]s@127.0.0.1:%[2]d/db?format=connect-session-knex&timeout=2s",
+	"mariadb://%[1]s@127.0.0.1:%[2]d/db?format=express-mysql-session&bogus=1",
+	"mysql://%[1]s@127.0.0.1:%[2]d/db?format=connect-session-sequelize&timeout=bogus",
+	"mysql://%[1]s@127.0.0.1:%[2]d/db",
+	"mongodb://%[1]s@127.0.0.1:%[2]d/db?format=connect-mongodb-session&serverSelectionTimeoutMS=300",
+	"postgres://%[1]s@127.0.0.1:%[2]d/db?format=connect-session-knex&connect_timeout=2",
+	"sqlite://%[1]s@localhost/tmp/s.db?format=connect-sqlite3",
 	"file://%[1]s@localhost/tmp/sessions",
 	"file://%[1]s@/tmp/sessions",
 	"%[1]s@127.0.0.1:%[2]d",
@@ -332,7 +339,7 @@ func TestUserinfoMessages(t *testing.T) {
 // TestSpecNotFromParse: a Spec built by hand is refused by Open, not a
 // panic.
 func TestSpecNotFromParse(t *testing.T) {
-	for _, k := range []storeurl.Kind{storeurl.Redis, storeurl.Postgres, storeurl.Mongo, storeurl.Memcached, storeurl.File, "x"} {
+	for _, k := range []storeurl.Kind{storeurl.Redis, storeurl.Postgres, storeurl.Mongo, storeurl.Memcached, storeurl.File, storeurl.MySQL, storeurl.SQLite, "x"} {
 		s := &storeurl.Spec{Kind: k}
 		if _, _, err := s.Open(context.Background()); !errors.Is(err, storeurl.ErrBadURL) {
 			t.Errorf("%s: %v", k, err)
@@ -345,6 +352,16 @@ func TestSpecNotFromParse(t *testing.T) {
 	s.Kind = storeurl.Postgres
 	if _, _, err := s.Open(context.Background()); !errors.Is(err, storeurl.ErrBadURL) {
 		t.Errorf("changed kind: %v", err)
+	}
+	for _, k := range []storeurl.Kind{storeurl.SQLite, storeurl.Postgres} {
+		s, err := storeurl.Parse("mysql://h/db?format=connect-session-knex")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Kind = k
+		if _, _, err := s.Open(context.Background()); !errors.Is(err, storeurl.ErrBadURL) {
+			t.Errorf("mysql changed to %s: %v", k, err)
+		}
 	}
 }
 

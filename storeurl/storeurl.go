@@ -9,12 +9,35 @@
 //	mongodb://host:port[,host:port]/db[?collectionName=sessions]      connect-mongo
 //	memcached://host:port[,host:port][?prefix=&ttl=&timeout=]         connect-memcached
 //	file:///abs/dir or file:rel/dir[?ttl=3600]                        session-file-store
+//	mysql://user[:pass]@host[:3306]/db?format=<npm package>[&...]     MySQL, MariaDB (or mariadb://)
+//	sqlite:rel/file.db or sqlite:///abs/file.db?format=<npm package>  SQLite
+//
+// # Formats
+//
+// The format= option names the npm package whose sessions the store reads
+// and writes ([Spec.Format]); each kind of URL takes these:
+//
+//   - mysql:// (required): connect-session-knex, express-mysql-session,
+//     connect-session-sequelize;
+//   - postgres://: connect-pg-simple (the default), connect-session-knex,
+//     connect-session-sequelize;
+//   - sqlite: (required): connect-session-knex, connect-session-sequelize,
+//     connect-sqlite3, better-sqlite3-session-store;
+//   - mongodb://: connect-mongo (the default), connect-mongodb-session;
+//   - redis://, memcached://, file:: their one package (connect-redis,
+//     connect-memcached, session-file-store), the default.
+//
+// The SQL formats open the stores/sql store ([Spec.SQL]) on
+// github.com/go-sql-driver/mysql, pgx's database/sql driver or
+// modernc.org/sqlite; connect-mongodb-session opens the stores/mongodbsession
+// store ([Spec.MongoDBSession]).
 //
 // # Store options
 //
 // Each option is the Node package's, spelt as it spells it; its default is
-// the package's. Durations are in seconds, as the Node packages take them,
-// or Go durations ("24h"); booleans are true or false.
+// the package's. Durations are in the Node package's unit (seconds, or
+// milliseconds for expiration, expires and connect-memcached's timeout) or
+// Go durations ("24h"); booleans are true or false.
 //
 // connect-redis (redis://, rediss://):
 //   - prefix ("sess:"; empty: keys are the bare session ids)
@@ -72,6 +95,48 @@
 //   - reapInterval: only -1 is accepted, as the Go store never deletes
 //     expired files
 //
+// connect-mongodb-session (mongodb:// with format=connect-mongodb-session):
+//   - collection ("sessions")
+//   - databaseName (the URL's database, else "test")
+//   - idField ("_id"), expiresKey ("expires")
+//   - expires (1209600000, 14 days): in milliseconds, as the package takes
+//     it, or a Go duration; the lifetime of a browser-session cookie
+//   - expiresAfterSeconds is refused: it configures the TTL index, which
+//     the Node app creates when it connects; Open creates none (the Go
+//     store's CreateTTLIndex does); uri and connectionOptions are the URL
+//
+// connect-session-knex (mysql://, postgres://, sqlite:):
+//   - tableName ("sessions"), sidFieldName ("sid")
+//   - createTable (true): create the table on first use, as Node does when
+//     it starts; with false, a missing table is sqlstore.ErrNoTable (and a
+//     missing SQLite file is not created)
+//   - cleanupInterval: only 0 is accepted: the Go store deletes expired
+//     rows only when its Prune is called
+//
+// express-mysql-session (mysql://):
+//   - schema.tableName ("sessions")
+//   - schema.columnNames.session_id, schema.columnNames.expires,
+//     schema.columnNames.data: the column names
+//   - expiration (86400000): in milliseconds, or a Go duration
+//   - disableTouch (false)
+//   - createDatabaseTable (true)
+//   - clearExpired: only false is accepted (checkExpirationInterval is
+//     refused); mysql2's connection and pool options are the URL or refused
+//
+// connect-session-sequelize (mysql://, postgres://, sqlite:):
+//   - tableName ("Sessions")
+//   - expiration (86400000): in milliseconds, or a Go duration
+//   - disableTouch (false)
+//   - checkExpirationInterval: only 0 (or false) is accepted
+//   - the table is the Node app's (sequelize's sync() creates it); a model
+//     of one's own (table, extendDefaultFields) is refused
+//
+// connect-sqlite3 (sqlite:): table ("sessions"); the table is created when
+// missing, as Node creates it; db and dir are the URL's path.
+//
+// better-sqlite3-session-store (sqlite:): no option; the table (sessions)
+// is created when missing, as Node creates it.
+//
 // Every store also takes touchAfter (0, in seconds): [Spec.TouchAfter], for
 // sessionbridge.Config.TouchAfter, which skips the store touch of an
 // unchanged session whose expiry was set less than touchAfter ago.
@@ -96,10 +161,17 @@
 // Everything else in the query goes to the driver: go-redis's URL options
 // (dial_timeout, ...), pgx's (sslmode, connect_timeout, pool_max_conns, and
 // any run-time parameter), the MongoDB connection-string options (authSource,
-// replicaSet, tls, ...). A query parameter neither the store nor the driver
-// knows is an error, so a misspelt option is not silently ignored; pgx sends
-// unknown parameters to the server as run-time parameters, which PostgreSQL
-// refuses when connecting. memcached and file URLs take no other parameter.
+// replicaSet, tls, ...), and these of github.com/go-sql-driver/mysql:
+// timeout, readTimeout, writeTimeout, tls (true, false, skip-verify,
+// preferred), allowCleartextPasswords, allowNativePasswords,
+// allowFallbackToPlaintext, checkConnLiveness, compress, interpolateParams,
+// parseTime, maxAllowedPacket (charset, collation and loc are refused: the SQL
+// store needs the driver's utf8mb4 connection and UTC). A query parameter
+// neither the store nor the driver knows is an error, so a misspelt option is
+// not silently ignored; pgx sends unknown parameters to the server as
+// run-time parameters, which PostgreSQL refuses when connecting. memcached,
+// file and sqlite URLs take no other parameter: Open sets SQLite's
+// busy_timeout to 5 seconds, so that Go waits for a lock the Node app holds.
 //
 // MongoDB's database is the one in the URL's path, or "test" when there is
 // none: what the Node driver's client.db() gives connect-mongo for the same
@@ -134,6 +206,8 @@ import (
 	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -144,8 +218,10 @@ import (
 	filestore "github.com/sessionbridge/sessionbridge/stores/file"
 	memcachedstore "github.com/sessionbridge/sessionbridge/stores/memcached"
 	mongostore "github.com/sessionbridge/sessionbridge/stores/mongo"
+	mongodbsessionstore "github.com/sessionbridge/sessionbridge/stores/mongodbsession"
 	pgstore "github.com/sessionbridge/sessionbridge/stores/postgres"
 	redisstore "github.com/sessionbridge/sessionbridge/stores/redis"
+	sqlstore "github.com/sessionbridge/sessionbridge/stores/sql"
 )
 
 // Errors of Parse and Open.
@@ -168,6 +244,8 @@ const (
 	Mongo     Kind = "mongodb"
 	Memcached Kind = "memcached"
 	File      Kind = "file"
+	MySQL     Kind = "mysql"
+	SQLite    Kind = "sqlite"
 )
 
 // MaxURLLength is the length in bytes of the longest URL Parse accepts.
@@ -183,8 +261,9 @@ const (
 	DefaultMongoDatabase = "test"
 )
 
-// Spec is a parsed store URL. Only the fields of its Kind (and TouchAfter)
-// are set; the store options are the ones passed to the store's New.
+// Spec is a parsed store URL. Only the fields of its Kind and Format (and
+// TouchAfter) are set; the store options are the ones passed to the store's
+// New.
 type Spec struct {
 	Kind Kind
 	// Addrs are the servers of a Redis or memcached URL (host:port, in
@@ -199,6 +278,10 @@ type Spec struct {
 	RedisDB int
 	// MongoDatabase is the MongoDB database (the URL's path, default "test").
 	MongoDatabase string
+	// Format is the npm session store whose sessions Open's store reads and
+	// writes, as the URL's format= option names it (connect-redis,
+	// connect-pg-simple, connect-session-knex, ...), or the kind's default.
+	Format string
 
 	// TouchAfter is the URL's touchAfter option (0 when absent), which
 	// every kind takes: give it to sessionbridge.Config.TouchAfter, which
@@ -214,6 +297,12 @@ type Spec struct {
 	Mongo     mongostore.Options
 	Memcached memcachedstore.Options
 	File      filestore.Options
+	// SQL is for the SQL formats: connect-session-knex,
+	// express-mysql-session, connect-session-sequelize, connect-sqlite3 and
+	// better-sqlite3-session-store.
+	SQL sqlstore.Options
+	// MongoDBSession is for format=connect-mongodb-session.
+	MongoDBSession mongodbsessionstore.Options
 
 	redacted string
 	// conn holds what Open needs, credentials included. It is a pointer so
@@ -226,8 +315,12 @@ type driverConfig struct {
 	redisOpts   *redis.Options
 	clusterOpts *redis.ClusterOptions
 	pgConfig    *pgxpool.Config
-	mongoURI    string
-	mongoDBName string // connect-mongo's dbName option, "" when absent
+	// pgConnConfig is a postgres URL's connection for an SQL format.
+	pgConnConfig *pgx.ConnConfig
+	mysql        *mysql.Config
+	sqlitePath   string
+	mongoURI     string
+	mongoDBName  string // connect-mongo's dbName option, "" when absent
 	// mongoTTLIndex is autoRemove=native: Open creates connect-mongo's
 	// TTL index.
 	mongoTTLIndex bool
@@ -248,19 +341,21 @@ func (s Spec) GoString() string { return s.redacted }
 // connect-memcached's secret for a memcached URL (Memcached.Crypto). Call
 // it between Parse and Open. It returns an error wrapping ErrBadURL when
 // secret is empty or the URL's store has no encryption the Go stores
-// support (session-file-store's secret is not supported; Redis and
-// PostgreSQL stores have none). Neither the error nor printing the Spec
+// support (session-file-store's secret is not supported; the Redis,
+// PostgreSQL, SQL and connect-mongodb-session stores have none). Neither the error nor printing the Spec
 // shows the secret.
 func (s *Spec) SetSecret(secret string) error {
 	if secret == "" {
 		return fmt.Errorf("%w: the encryption secret is empty", ErrBadURL)
 	}
-	switch s.Kind {
-	case Mongo:
+	switch {
+	case s.Kind == Mongo && s.Format == fmtMongoDBSession:
+		return fmt.Errorf("%w: %s does not encrypt sessions, so it takes no secret", ErrBadURL, s.Format)
+	case s.Kind == Mongo:
 		s.Mongo.Crypto = &mongostore.CryptoOptions{Secret: secret}
-	case Memcached:
+	case s.Kind == Memcached:
 		s.Memcached.Crypto = &memcachedstore.CryptoOptions{Secret: secret}
-	case File:
+	case s.Kind == File:
 		return fmt.Errorf("%w: %s: session-file-store's encrypted files (kruptein 2: scrypt, a JSON container) are not supported by the Go store", ErrBadURL, s.Kind)
 	default:
 		return fmt.Errorf("%w: %s: the Node store does not encrypt sessions, so it takes no secret", ErrBadURL, s.Kind)
@@ -281,7 +376,7 @@ func badf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrBadURL}, args...)...)
 }
 
-const wantSchemes = "want one of redis://, rediss://, postgres://, mongodb://, memcached://, file:"
+const wantSchemes = "want one of redis://, rediss://, postgres://, mongodb://, mysql://, memcached://, file:, sqlite:"
 
 // Parse checks a store URL and resolves its options. It does no I/O (except
 // the DNS lookups of a mongodb+srv:// URL).
@@ -314,6 +409,10 @@ func Parse(rawURL string) (*Spec, error) {
 		return parseMemcached(rawURL)
 	case "file":
 		return parseFile(rawURL)
+	case "mysql", "mariadb":
+		return parseMySQL(rawURL)
+	case "sqlite", "sqlite3":
+		return parseSQLite(rawURL)
 	}
 	if strings.HasPrefix(rest, "//") {
 		return nil, badf("unknown scheme %q; %s", scheme, wantSchemes)
@@ -821,6 +920,9 @@ func parseRedis(rawURL string) (*Spec, error) {
 		return nil, err
 	}
 	s.Redis.Prefix = redisstore.DefaultPrefix
+	if _, err := q.format(s, false); err != nil {
+		return nil, err
+	}
 	if err := q.storeOptions(s, &redisOptions); err != nil {
 		return nil, err
 	}
@@ -876,6 +978,27 @@ func parsePostgres(rawURL string) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	f, err := q.format(s, false)
+	if err != nil {
+		return nil, err
+	}
+	if f.name != fmtConnectPgSimple {
+		if err := q.storeOptions(s, f.opts); err != nil {
+			return nil, err
+		}
+		if err := s.checkSQL(f); err != nil {
+			return nil, err
+		}
+		cfg, err := viaDriver("pgx",
+			join(p, p.driverUserinfo, p.hosts, p.path, q.encode()),
+			join(p, p.maskedUserinfo(), p.hosts, p.path, q.masked()),
+			pgx.ParseConfig)
+		if err != nil {
+			return nil, err
+		}
+		s.conn.pgConnConfig = cfg
+		return s, nil
+	}
 	s.Postgres.TableName = pgstore.DefaultTableName
 	if err := q.storeOptions(s, &postgresOptions); err != nil {
 		return nil, err
@@ -905,8 +1028,16 @@ func parseMongo(rawURL string) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.Mongo.Collection = mongostore.DefaultCollection
-	if err := q.storeOptions(s, &mongoOptions); err != nil {
+	f, err := q.format(s, true)
+	if err != nil {
+		return nil, err
+	}
+	if f.name == fmtConnectMongo {
+		s.Mongo.Collection = mongostore.DefaultCollection
+	} else {
+		s.MongoDBSession.Collection = mongodbsessionstore.DefaultCollection
+	}
+	if err := q.storeOptions(s, f.opts); err != nil {
 		return nil, err
 	}
 	s.conn.mongoURI = join(p, p.driverUserinfo, p.hosts, p.path, q.encode())
@@ -923,7 +1054,7 @@ func parseMongo(rawURL string) (*Spec, error) {
 			names = append(names, k)
 		}
 		slices.Sort(names)
-		return nil, badf("unknown option %s (store options: %s)", strings.Join(names, ", "), mongoOptions.names())
+		return nil, badf("unknown option %s (store options: %s)", strings.Join(names, ", "), f.opts.names())
 	}
 	s.MongoDatabase = cs.Database
 	if s.conn.mongoDBName != "" {
@@ -956,6 +1087,9 @@ func parseMemcached(rawURL string) (*Spec, error) {
 	}
 	q, err := parseQuery(p.query)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := q.format(s, false); err != nil {
 		return nil, err
 	}
 	if err := q.storeOptions(s, &memcachedOptions); err != nil {
@@ -1016,6 +1150,9 @@ func parseFile(rawURL string) (*Spec, error) {
 		return nil, err
 	}
 	s.File.Dir = dir
+	if _, err := q.format(s, false); err != nil {
+		return nil, err
+	}
 	if err := q.storeOptions(s, &fileOptions); err != nil {
 		return nil, err
 	}
@@ -1046,6 +1183,15 @@ func (s *Spec) hostList() string {
 		if s.conn.pgConfig != nil {
 			return net.JoinHostPort(s.conn.pgConfig.ConnConfig.Host, strconv.Itoa(int(s.conn.pgConfig.ConnConfig.Port)))
 		}
+		if c := s.conn.pgConnConfig; c != nil {
+			return net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port)))
+		}
+	case MySQL:
+		if s.conn.mysql != nil {
+			return s.conn.mysql.Addr
+		}
+	case SQLite:
+		return s.conn.sqlitePath
 	case File:
 		return s.File.Dir
 	}
@@ -1054,7 +1200,10 @@ func (s *Spec) hostList() string {
 
 // Open connects to the store, checks that it answers (PING, SELECT 1, ...;
 // for the file store, that the directory exists, is created if missing, and
-// is a directory), and returns it with a Closer that releases the client.
+// is a directory), and returns it with a Closer that releases the client
+// (for an SQL format, the *sql.DB; for MongoDB, the client). An option
+// the store's New refuses (connect-mongodb-session's idField or expiresKey
+// that is not a usable field path) gives an error wrapping ErrBadURL.
 // For a MongoDB URL with autoRemove=native it also creates connect-mongo's
 // TTL index; a server that cannot gives an error wrapping both
 // ErrUnavailable and mongostore.ErrTTLIndexUnsupported.
@@ -1079,7 +1228,12 @@ func (s *Spec) Open(ctx context.Context) (sessionbridge.Store, io.Closer, error)
 			return nil, nil, unavailable(s, err)
 		}
 		return redisstore.New(c, s.Redis), c, nil
+	case MySQL, SQLite:
+		return s.openSQL(ctx, notParsed)
 	case Postgres:
+		if s.Format != fmtConnectPgSimple {
+			return s.openSQL(ctx, notParsed)
+		}
 		if s.conn.pgConfig == nil {
 			return nil, nil, notParsed
 		}
@@ -1101,9 +1255,20 @@ func (s *Spec) Open(ctx context.Context) (sessionbridge.Store, io.Closer, error)
 			return nil, nil, unavailable(s, err)
 		}
 		closer := closerFunc(func() error { return c.Disconnect(context.Background()) })
+		var session *mongodbsessionstore.Store
+		if s.Format == fmtMongoDBSession {
+			// New checks idField and expiresKey, without I/O.
+			if session, err = mongodbsessionstore.New(c.Database(s.MongoDatabase), s.MongoDBSession); err != nil {
+				_ = closer()
+				return nil, nil, fmt.Errorf("%w: format=%s: %v", ErrBadURL, s.Format, err)
+			}
+		}
 		if err := c.Ping(ctx, nil); err != nil {
 			_ = closer()
 			return nil, nil, unavailable(s, err)
+		}
+		if session != nil {
+			return session, closer, nil
 		}
 		st := mongostore.New(c.Database(s.MongoDatabase), s.Mongo)
 		if s.conn.mongoTTLIndex {

@@ -217,7 +217,11 @@ func TestUsageErrors(t *testing.T) {
 func TestBadStoreURLs(t *testing.T) {
 	for _, tc := range []struct{ url, msg string }{
 		{"localhost:6379", "no scheme"},
-		{"mysql://h/db", `unknown scheme "mysql"`},
+		{"mysq://h/db", `unknown scheme "mysq"`},
+		{"mysql://h/db", "mysql:// URLs need format="},
+		{"mysql://u:hunter2secret@h/db?format=connect-session-knex&sidfieldname=x", "case-sensitive"},
+		{"sqlite:s.db?format=express-mysql-session", "sqlite: URLs take format="},
+		{"mongodb://u:hunter2secret@h/db?format=connect-mongodb-session&collectionName=s", "unknown option collectionname (store options: collection, databaseName"},
 		{"redis://h:port", "port must be a number"},
 		{"redis://h?prefx=a", "unexpected option: prefx"},
 		{"redis://a:1,b:2/3", "only database 0"},

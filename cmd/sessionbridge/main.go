@@ -199,11 +199,26 @@ const storesUsage = `Store URLs (--store, or $SESSIONBRIDGE_STORE):
                                                                    connect-pg-simple
   mongodb://host:port[,host:port]/db[?collectionName=sessions&stringify=true&...]
                                                                    connect-mongo
+  mongodb://host:port/db?format=connect-mongodb-session[&collection=sessions&...]
+                                                                   connect-mongodb-session
+  mysql://user[:pass]@host:port/db?format=FORMAT[&...]             MySQL, MariaDB (or mariadb://)
   memcached://host:port[,host:port][?prefix=&ttl=&timeout=500]     connect-memcached
   file:///abs/dir  or  file:rel/dir[?ttl=3600]                     session-file-store
+  sqlite:///abs/file.db  or  sqlite:rel/file.db?format=FORMAT      SQLite
+
+format= names the npm package the Node app stores its sessions with:
+
+  mysql://     connect-session-knex, express-mysql-session,
+               connect-session-sequelize (required: no default)
+  postgres://  connect-pg-simple (the default), connect-session-knex,
+               connect-session-sequelize
+  mongodb://   connect-mongo (the default), connect-mongodb-session
+  sqlite:      connect-session-knex, connect-session-sequelize,
+               connect-sqlite3, better-sqlite3-session-store (required)
 
 Store options, named and spelt as the Node package names them (defaults in
-parentheses; durations in seconds or as 24h; booleans true or false):
+parentheses; durations in seconds or as 24h, except where the package takes
+milliseconds; booleans true or false):
 
   connect-redis       prefix (sess:), ttl (86400), disableTTL, disableTouch,
                       scanCount (100)
@@ -214,6 +229,26 @@ parentheses; durations in seconds or as 24h; booleans true or false):
                       URL's database, else test), stringify (true), ttl
                       (1209600), touchAfter, timestamps, autoRemove (native:
                       create the TTL index when opening; or disabled)
+  connect-mongodb-session
+                      collection (sessions), databaseName (the URL's
+                      database, else test), idField (_id), expiresKey
+                      (expires), expires (milliseconds; 1209600000)
+  connect-session-knex
+                      tableName (sessions), sidFieldName (sid), createTable
+                      (true: create the table on first use), cleanupInterval
+                      (0 only)
+  express-mysql-session
+                      schema.tableName (sessions),
+                      schema.columnNames.session_id|expires|data, expiration
+                      (milliseconds; 86400000), disableTouch,
+                      createDatabaseTable (true), clearExpired (false only)
+  connect-session-sequelize
+                      tableName (Sessions), expiration (milliseconds;
+                      86400000), disableTouch, checkExpirationInterval (0
+                      only); the Node app creates the table (sync())
+  connect-sqlite3     table (sessions); the table is created when missing
+  better-sqlite3-session-store
+                      none but touchAfter; the table is created when missing
   connect-memcached   prefix (""), ttl (none: the cookie's), namespace (""),
                       timeout (milliseconds; 500)
   session-file-store  ttl (3600), fileExtension (.json), fileMode (0600, the
@@ -224,17 +259,19 @@ parentheses; durations in seconds or as 24h; booleans true or false):
 Option names are case-sensitive except in MongoDB URLs, whose options are all
 case-insensitive; giving an option twice, or with its alias, is an error. Options the Go
 stores do not implement (serializer, autoRemove=interval, session-file-store's
-secret, ...) are refused, never ignored. Encryption secrets never go in the
+secret, cleanup timers, ...) are refused, never ignored: the Go stores delete
+expired sessions only when their Prune is called. Encryption secrets never go in the
 URL: connect-mongo's crypto.secret and connect-memcached's secret are read
 from --store-secret-file FILE or $SESSIONBRIDGE_STORE_SECRET. For memcached, ttl is the lifetime of every
 session; elsewhere it is the lifetime of browser-session cookies.
 
-The MongoDB database is dbName, else the URL's path, else "test" (what the
-Node driver's client.db() uses). Other query parameters go to the driver
-(go-redis: dial_timeout, ...; pgx: sslmode, connect_timeout, ...; MongoDB:
-authSource, replicaSet, tls, ...); a parameter nobody knows is an error.
-Several memcached servers are picked per key as the npm memcached client
-does: list them as the Node app lists its hosts.
+The MongoDB database is dbName (databaseName), else the URL's path, else
+"test" (what the Node driver's client.db() uses). Other query parameters go
+to the driver (go-redis: dial_timeout, ...; pgx: sslmode, connect_timeout,
+...; MongoDB: authSource, replicaSet, tls, ...; MySQL: timeout, readTimeout,
+writeTimeout, tls, parseTime, interpolateParams, ...); a parameter nobody
+knows is an error. Several memcached servers are picked per key as the npm
+memcached client does: list them as the Node app lists its hosts.
 
 Percent-encode "/", "?", "#", "@", ":" and "%" in a user name or password
 (%2F, %3F, %23, %40, %3A, %25); a URL where they are not is refused, and no

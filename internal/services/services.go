@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionbridge/sessionbridge/internal/nodetest"
@@ -75,6 +76,24 @@ func MemcachedAddr(tb testing.TB) string {
 	a := env("MEMCACHED_ADDR", "127.0.0.1:11211")
 	need(tb, "memcached", a)
 	return a
+}
+
+// MariaDBDSN returns MARIADB_DSN, a github.com/go-sql-driver/mysql DSN
+// (default root@tcp(127.0.0.1:3306)/test: MariaDB's root without a
+// password, database test).
+func MariaDBDSN(tb testing.TB) string {
+	tb.Helper()
+	dsn := env("MARIADB_DSN", "root@tcp(127.0.0.1:3306)/test")
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		tb.Fatalf("MARIADB_DSN is not a go-sql-driver/mysql DSN: %v", err)
+	}
+	if c, err := net.DialTimeout(cfg.Net, cfg.Addr, 2*time.Second); err != nil {
+		nodetest.Unavailable(tb, "MariaDB at "+cfg.Net+" "+cfg.Addr, hint)
+	} else {
+		c.Close()
+	}
+	return dsn
 }
 
 // MongoURL returns MONGODB_URI (a real mongod) or MONGO_URL (default the
