@@ -69,24 +69,11 @@ func Knex(d Dialect) Preset { return lookup("connect-session-knex", d, knexPrese
 
 // knexPresets holds connect-session-knex's layouts by dialect.
 var knexPresets = map[Dialect]*preset{
-	MySQL: {
-		pkg:       "connect-session-knex",
-		dialect:   mysqlDialect,
-		table:     "sessions",
-		cols:      Columns{ID: "sid", Data: "sess", Expires: "expired"},
-		renames:   Columns{ID: "sidFieldName"},
-		qualified: true,
-		ttl:       24 * time.Hour,
-		expiry:    knexExpiry,
-		encode:    encodeDatetime,
-		now:       nowDatetime,
-		decode:    decodeDatetime,
-		live: func(b *builder, n *names) string {
-			return "CAST(" + b.p(argNow) + " AS DATETIME) <= " + n.exp
-		},
-		dead: func(b *builder, n *names) string {
-			return n.exp + " < CAST(" + b.p(argNow) + " AS DATETIME)"
-		},
+	MySQL: knexPreset(castNow("AS DATETIME"), expCol, preset{
+		dialect: mysqlDialect,
+		encode:  encodeDatetime,
+		now:     nowDatetime,
+		decode:  decodeDatetime,
 		upsert: func(b *builder, n *names) string {
 			return "INSERT INTO " + n.qtable + " (" + n.id + ", " + n.exp + ", " + n.data + ") VALUES (" +
 				b.p(argID) + ", " + b.p(argExpires) + ", " + b.p(argData) + ") ON DUPLICATE KEY UPDATE " +
@@ -95,35 +82,20 @@ var knexPresets = map[Dialect]*preset{
 		write: func(b *builder, n *names) string {
 			return n.exp + " = " + b.p(argExpires) + ", " + n.data + " = " + b.p(argData)
 		},
-		touch:     func(b *builder, n *names) string { return n.exp + " = " + b.p(argExpires) },
-		touchLive: true,
-		ddl:       knexMySQLDDL,
-	},
+		touch: func(b *builder, n *names) string { return n.exp + " = " + b.p(argExpires) },
+		ddl:   knexMySQLDDL,
+	}),
 }
 
 func init() {
-	knexPresets[Postgres] = &preset{
-		pkg:       "connect-session-knex",
-		dialect:   postgresDialect,
-		table:     "sessions",
-		cols:      Columns{ID: "sid", Data: "sess", Expires: "expired"},
-		renames:   Columns{ID: "sidFieldName"},
-		qualified: true,
-		ttl:       24 * time.Hour,
-		expiry:    knexExpiry,
-		encode:    encodeTimestamptz,
-		now:       nowTimestamptz,
-		decode:    decodeTimestamptz,
-		live: func(b *builder, n *names) string {
-			return "CAST(" + b.p(argNow) + " as timestamp with time zone) <= " + n.exp
-		},
-		dead: func(b *builder, n *names) string {
-			return n.exp + " < CAST(" + b.p(argNow) + " as timestamp with time zone)"
-		},
-		upsert:    onConflict([]column{colID, colExp, colData}, colExp, colData),
-		write:     setList(colExp, colData),
-		touch:     setList(colExp),
-		touchLive: true,
+	knexPresets[Postgres] = knexPreset(castNow("as timestamp with time zone"), expCol, preset{
+		dialect: postgresDialect,
+		encode:  encodeTimestamptz,
+		now:     nowTimestamptz,
+		decode:  decodeTimestamptz,
+		upsert:  onConflict([]column{colID, colExp, colData}, colExp, colData),
+		write:   setList(colExp, colData),
+		touch:   setList(colExp),
 		ddl: func(_ context.Context, _ *sql.DB, n *names) ([]string, error) {
 			q := postgresDialect.quoteIdent
 			return []string{
@@ -132,29 +104,15 @@ func init() {
 				"create index " + q(knexIndexName(n)) + " on " + n.qtable + " (" + n.exp + ")",
 			}, nil
 		},
-	}
-	knexPresets[SQLite] = &preset{
-		pkg:       "connect-session-knex",
-		dialect:   sqliteDialect,
-		table:     "sessions",
-		cols:      Columns{ID: "sid", Data: "sess", Expires: "expired"},
-		renames:   Columns{ID: "sidFieldName"},
-		qualified: true,
-		ttl:       24 * time.Hour,
-		expiry:    knexExpiry,
-		encode:    encodeISO,
-		now:       nowISO,
-		decode:    decodeISO,
-		live: func(b *builder, n *names) string {
-			return "datetime(" + b.p(argNow) + ") <= datetime(" + n.exp + ")"
-		},
-		dead: func(b *builder, n *names) string {
-			return "datetime(" + n.exp + ") < datetime(" + b.p(argNow) + ")"
-		},
-		upsert:    insertOrReplace(colID, colExp, colData),
-		write:     setList(colExp, colData),
-		touch:     setList(colExp),
-		touchLive: true,
+	})
+	knexPresets[SQLite] = knexPreset(datetimeOf(nowParam), datetimeOf(expCol), preset{
+		dialect: sqliteDialect,
+		encode:  encodeISO,
+		now:     nowISO,
+		decode:  decodeISO,
+		upsert:  insertOrReplace(colID, colExp, colData),
+		write:   setList(colExp, colData),
+		touch:   setList(colExp),
 		ddl: func(_ context.Context, _ *sql.DB, n *names) ([]string, error) {
 			// An index lives in its table's database: SQLite wants the
 			// database on the index name (knex puts it on the table).
@@ -168,7 +126,25 @@ func init() {
 				"create index " + index + " on " + table + " (" + n.exp + ")",
 			}, nil
 		},
-	}
+	})
+}
+
+// knexPreset is connect-session-knex's preset on p's dialect: p, which
+// gives the dialect's encoding and statements, with the layout and rules
+// every dialect shares. A row is live while now <= expired and dead
+// (pruned) while expired < now, each side written as now and exp are.
+func knexPreset(now, exp operand, p preset) *preset {
+	p.pkg = "connect-session-knex"
+	p.table = "sessions"
+	p.cols = Columns{ID: "sid", Data: "sess", Expires: "expired"}
+	p.renames = Columns{ID: "sidFieldName"}
+	p.qualified = true
+	p.ttl = 24 * time.Hour
+	p.expiry = knexExpiry
+	p.live = compare(now, "<=", exp)
+	p.dead = compare(exp, "<", now)
+	p.touchLive = true
+	return &p
 }
 
 // knexIndexName is the name knex gives the expired index: <table>_<column>

@@ -298,6 +298,32 @@ func setList(cols ...column) func(b *builder, n *names) string {
 	}
 }
 
+// operand is one side of a live or dead condition: the now parameter
+// (argNow) or the expiry column, in the SQL the package writes around it.
+type operand func(b *builder, n *names) string
+
+// The bare operands.
+var (
+	nowParam operand = func(b *builder, _ *names) string { return b.p(argNow) }
+	expCol   operand = func(_ *builder, n *names) string { return n.exp }
+)
+
+// castNow is "CAST(now <as>)", as knex writes it: as is "AS DATETIME" or
+// "as timestamp with time zone".
+func castNow(as string) operand {
+	return func(b *builder, n *names) string { return "CAST(" + nowParam(b, n) + " " + as + ")" }
+}
+
+// datetimeOf is SQLite's "datetime(o)".
+func datetimeOf(o operand) operand {
+	return func(b *builder, n *names) string { return "datetime(" + o(b, n) + ")" }
+}
+
+// compare is the condition "l op r".
+func compare(l operand, op string, r operand) func(b *builder, n *names) string {
+	return func(b *builder, n *names) string { return l(b, n) + " " + op + " " + r(b, n) }
+}
+
 // insert is "INSERT<verb> INTO t (c, ...) VALUES (?, ...)".
 func insert(verb string, b *builder, n *names, cols []column) string {
 	var list, params strings.Builder

@@ -97,16 +97,12 @@ var betterSQLite3Presets = map[Dialect]*preset{
 		encode:     encodeISO,
 		now:        nowISO,
 		decode:     decodeISO,
-		live: func(b *builder, n *names) string {
-			return "datetime(" + b.p(argNow) + ") < datetime(" + n.exp + ")"
-		},
-		dead: func(b *builder, n *names) string {
-			return "datetime(" + b.p(argNow) + ") > datetime(" + n.exp + ")"
-		},
-		upsert:    insertOrReplace(colID, colData, colExp),
-		write:     setList(colExp, colData),
-		touch:     setList(colExp),
-		touchLive: true,
+		live:       compare(datetimeOf(nowParam), "<", datetimeOf(expCol)),
+		dead:       compare(datetimeOf(nowParam), ">", datetimeOf(expCol)),
+		upsert:     insertOrReplace(colID, colData, colExp),
+		write:      setList(colExp, colData),
+		touch:      setList(colExp),
+		touchLive:  true,
 		ddl: func(context.Context, *sql.DB, *names) ([]string, error) {
 			// Its text, spaces included: SQLite keeps it in sqlite_master.
 			return []string{`

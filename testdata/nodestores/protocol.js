@@ -9,8 +9,9 @@
 // the closers. args.now (epoch ms), when given, is the clock (Date.now() and new Date()) while that
 // op runs.
 //
-// It exports serve(ops, closers), the harness helpers (h), call (a store method as a promise) and
-// sessionOf (a record as express-session holds a loaded session).
+// It exports serve(ops, closers), the harness helpers (h), call (a store method as a promise),
+// sessionOf (a record as express-session holds a loaded session) and storeOps (the ops both CLIs
+// run alike on a store built from args.store).
 
 const realStdoutWrite = process.stdout.write.bind(process.stdout);
 const h = require('../node/harness.js'); // from here on, console.* and process.stdout.write go to stderr
@@ -44,6 +45,50 @@ function sessionOf(store, sid, record) {
 // call runs a callback-style store method as a promise.
 function call(store, method, ...a) {
   return promisify(store[method].bind(store))(...a);
+}
+
+// storeOps returns the ops open, set, get, touch, destroy and prune on the store args.store picks:
+// build(spec) resolves to {store, prune}, and runs once per distinct spec (its JSON text).
+function storeOps(build) {
+  const stores = new Map();
+  async function storeOf(args) {
+    if (!args.store || typeof args.store !== 'object') throw new Error('args.store is required');
+    const key = JSON.stringify(args.store);
+    if (!stores.has(key)) stores.set(key, build(args.store));
+    return stores.get(key);
+  }
+  return {
+    async open(args) {
+      await storeOf(args);
+      return true;
+    },
+    async set(args) {
+      const { store } = await storeOf(args);
+      const sess = sessionOf(store, args.sid, args.record);
+      await call(store, 'set', args.sid, sess);
+      return JSON.stringify(sess);
+    },
+    async get(args) {
+      const { store } = await storeOf(args);
+      const sess = await call(store, 'get', args.sid);
+      return sess ? JSON.stringify(sess) : null;
+    },
+    async touch(args) {
+      const { store } = await storeOf(args);
+      await call(store, 'touch', args.sid, sessionOf(store, args.sid, args.record));
+      return true;
+    },
+    async destroy(args) {
+      const { store } = await storeOf(args);
+      await call(store, 'destroy', args.sid);
+      return true;
+    },
+    async prune(args) {
+      const { prune } = await storeOf(args);
+      await prune();
+      return true;
+    },
+  };
 }
 
 // serve answers the ops read from stdin, one at a time, in order; closers run when stdin closes.
@@ -83,4 +128,4 @@ function serve(ops, closers) {
   });
 }
 
-module.exports = { serve, h, call, sessionOf };
+module.exports = { serve, h, call, sessionOf, storeOps };

@@ -29,7 +29,7 @@
 //                                     version knex saw (connect-session-knex upserts with a CTE
 //                                     from 9.2 on)
 
-const { serve, call, sessionOf } = require('./protocol.js'); // first: it guards stdout
+const { serve, storeOps } = require('./protocol.js'); // first: it guards stdout
 
 // ---------------------------------------------------------------- connections
 const conn = {
@@ -78,7 +78,6 @@ function sequelize(db = 'mysql') {
 }
 
 // ---------------------------------------------------------------- stores
-const stores = new Map();
 let models = 0;
 
 async function build(spec) {
@@ -121,44 +120,8 @@ async function build(spec) {
   }
 }
 
-async function storeOf(args) {
-  if (!args.store || typeof args.store !== 'object') throw new Error('args.store is required');
-  const key = JSON.stringify(args.store);
-  if (!stores.has(key)) stores.set(key, build(args.store));
-  return stores.get(key);
-}
-
 const ops = {
-  async open(args) {
-    await storeOf(args);
-    return true;
-  },
-  async set(args) {
-    const { store } = await storeOf(args);
-    const sess = sessionOf(store, args.sid, args.record);
-    await call(store, 'set', args.sid, sess);
-    return JSON.stringify(sess);
-  },
-  async get(args) {
-    const { store } = await storeOf(args);
-    const sess = await call(store, 'get', args.sid);
-    return sess ? JSON.stringify(sess) : null;
-  },
-  async touch(args) {
-    const { store } = await storeOf(args);
-    await call(store, 'touch', args.sid, sessionOf(store, args.sid, args.record));
-    return true;
-  },
-  async destroy(args) {
-    const { store } = await storeOf(args);
-    await call(store, 'destroy', args.sid);
-    return true;
-  },
-  async prune(args) {
-    const { prune } = await storeOf(args);
-    await prune();
-    return true;
-  },
+  ...storeOps(build),
   async ddl(args) {
     switch (args.pkg) {
       case 'knex': {
