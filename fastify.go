@@ -134,7 +134,7 @@ func fastifyPathMatch(path, cookiePath string) bool {
 	if len(path) <= len(cookiePath) || !strings.HasPrefix(path, cookiePath) {
 		return false
 	}
-	return path[len(cookiePath)] == '/' || cookiePath[len(cookiePath)-1] == '/'
+	return path[len(cookiePath)] == '/' || cookiePath != "" && cookiePath[len(cookiePath)-1] == '/'
 }
 
 // touchRecord is the touch of a format whose expiry the record carries

@@ -67,27 +67,27 @@ var formatsOf = map[Kind]*schemeFormats{
 	}},
 	Postgres: {scheme: "postgres://", def: fmtConnectPgSimple, formats: []storeFormat{
 		{name: fmtConnectPgSimple, opts: &postgresOptions},
-		{name: fmtKnex, opts: &knexOptions, defaults: knexDefaults,
+		{name: fmtKnex, opts: &knexOptions, defaults: createsTable,
 			preset: func() sqlstore.Preset { return sqlstore.Knex(sqlstore.Postgres) }},
 		{name: fmtSequelize, opts: &sequelizeOptions,
 			preset: func() sqlstore.Preset { return sqlstore.Sequelize(sqlstore.Postgres) }},
 	}},
 	MySQL: {scheme: "mysql://", formats: []storeFormat{
-		{name: fmtKnex, opts: &knexOptions, defaults: knexDefaults,
+		{name: fmtKnex, opts: &knexOptions, defaults: createsTable,
 			preset: func() sqlstore.Preset { return sqlstore.Knex(sqlstore.MySQL) }},
-		{name: fmtExpressMySQL, opts: &expressMySQLOptions, defaults: expressMySQLDefaults,
+		{name: fmtExpressMySQL, opts: &expressMySQLOptions, defaults: createsTable,
 			preset: sqlstore.ExpressMySQLSession},
 		{name: fmtSequelize, opts: &sequelizeOptions,
 			preset: func() sqlstore.Preset { return sqlstore.Sequelize(sqlstore.MySQL) }},
 	}},
 	SQLite: {scheme: "sqlite:", formats: []storeFormat{
-		{name: fmtKnex, opts: &knexOptions, defaults: knexDefaults,
+		{name: fmtKnex, opts: &knexOptions, defaults: createsTable,
 			preset: func() sqlstore.Preset { return sqlstore.Knex(sqlstore.SQLite) }},
 		{name: fmtSequelize, opts: &sequelizeOptions,
 			preset: func() sqlstore.Preset { return sqlstore.Sequelize(sqlstore.SQLite) }},
-		{name: fmtConnectSQLite3, opts: &connectSQLite3Options, defaults: alwaysCreates,
+		{name: fmtConnectSQLite3, opts: &connectSQLite3Options, defaults: createsTable,
 			preset: sqlstore.ConnectSQLite3},
-		{name: fmtBetterSQLite3, opts: &betterSQLite3Options, defaults: alwaysCreates,
+		{name: fmtBetterSQLite3, opts: &betterSQLite3Options, defaults: createsTable,
 			preset: sqlstore.BetterSQLite3SessionStore},
 	}},
 }
@@ -184,11 +184,11 @@ var sqlDisableTouch = boolOption("disableTouch", func(s *Spec) *bool { return &s
 
 const sqlConnectionInURL = "the connection is the URL itself (user, password, host, port and database in it, the driver's options in its query)"
 
-func knexDefaults(s *Spec) { s.SQL.CreateTableIfMissing = true }
-
-// alwaysCreates is for the packages that create their table whenever
-// they start, with no option to turn it off.
-func alwaysCreates(s *Spec) { s.SQL.CreateTableIfMissing = true }
+// createsTable is the default of the packages that create their table
+// when they start: by default (connect-session-knex's createTable,
+// express-mysql-session's createDatabaseTable) or always, with no option
+// to turn it off (connect-sqlite3, better-sqlite3-session-store).
+func createsTable(s *Spec) { s.SQL.CreateTableIfMissing = true }
 
 var knexOptions = kindOptions{
 	pkg: fmtKnex,
@@ -204,8 +204,6 @@ var knexOptions = kindOptions{
 		{[]string{"onDbCleanupError"}, "the Go store does not clean up on a timer, and returns its errors"},
 	},
 }
-
-func expressMySQLDefaults(s *Spec) { s.SQL.CreateTableIfMissing = true }
 
 var expressMySQLOptions = kindOptions{
 	pkg: fmtExpressMySQL,

@@ -54,15 +54,9 @@ var expressMySQLPresets = map[Dialect]*preset{
 		decode: decodeSeconds,
 		live:   func(b *builder, n *names) string { return n.exp + " >= " + b.p(argNow) },
 		dead:   func(b *builder, n *names) string { return n.exp + " < " + b.p(argNow) },
-		upsert: func(b *builder, n *names) string {
-			return "INSERT INTO " + n.qtable + " (" + n.id + ", " + n.exp + ", " + n.data + ") VALUES (" +
-				b.p(argID) + ", " + b.p(argExpires) + ", " + b.p(argData) + ") ON DUPLICATE KEY UPDATE " +
-				n.exp + " = VALUES(" + n.exp + "), " + n.data + " = VALUES(" + n.data + ")"
-		},
-		write: func(b *builder, n *names) string {
-			return n.exp + " = " + b.p(argExpires) + ", " + n.data + " = " + b.p(argData)
-		},
-		touch: func(b *builder, n *names) string { return n.exp + " = " + b.p(argExpires) },
+		upsert: onDuplicateKey([]column{colID, colExp, colData}, colExp, colData),
+		write:  setList(colExp, colData),
+		touch:  setList(colExp),
 		ddl: func(_ context.Context, _ *sql.DB, n *names) ([]string, error) {
 			return []string{"CREATE TABLE IF NOT EXISTS " + n.qtable + " (\n" +
 				"  " + n.id + " varchar(128) COLLATE utf8mb4_bin NOT NULL,\n" +

@@ -74,16 +74,10 @@ var knexPresets = map[Dialect]*preset{
 		encode:  encodeDatetime,
 		now:     nowDatetime,
 		decode:  decodeDatetime,
-		upsert: func(b *builder, n *names) string {
-			return "INSERT INTO " + n.qtable + " (" + n.id + ", " + n.exp + ", " + n.data + ") VALUES (" +
-				b.p(argID) + ", " + b.p(argExpires) + ", " + b.p(argData) + ") ON DUPLICATE KEY UPDATE " +
-				n.exp + " = VALUES(" + n.exp + "), " + n.data + " = VALUES(" + n.data + ")"
-		},
-		write: func(b *builder, n *names) string {
-			return n.exp + " = " + b.p(argExpires) + ", " + n.data + " = " + b.p(argData)
-		},
-		touch: func(b *builder, n *names) string { return n.exp + " = " + b.p(argExpires) },
-		ddl:   knexMySQLDDL,
+		upsert:  onDuplicateKey([]column{colID, colExp, colData}, colExp, colData),
+		write:   setList(colExp, colData),
+		touch:   setList(colExp),
+		ddl:     knexMySQLDDL,
 	}),
 }
 

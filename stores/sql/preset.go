@@ -344,6 +344,21 @@ func insertOrReplace(cols ...column) func(b *builder, n *names) string {
 	return func(b *builder, n *names) string { return insert(" OR REPLACE", b, n, cols) }
 }
 
+// onDuplicateKey is MySQL's INSERT of cols that, when the id exists, sets
+// the columns of update to the values given (ON DUPLICATE KEY UPDATE).
+func onDuplicateKey(cols []column, update ...column) func(b *builder, n *names) string {
+	return func(b *builder, n *names) string {
+		var set strings.Builder
+		for i, c := range update {
+			if i > 0 {
+				set.WriteString(", ")
+			}
+			set.WriteString(c.name(n) + " = VALUES(" + c.name(n) + ")")
+		}
+		return insert("", b, n, cols) + " ON DUPLICATE KEY UPDATE " + set.String()
+	}
+}
+
 // onConflict is an INSERT of cols that, when the id exists, sets the
 // columns of update to the values given (PostgreSQL and SQLite).
 func onConflict(cols []column, update ...column) func(b *builder, n *names) string {

@@ -57,7 +57,8 @@ var (
 // errUTF8 is the error for a string or key that is not valid UTF-8.
 var errUTF8 = fmt.Errorf("%w: invalid UTF-8", ErrType)
 
-// maxDepth bounds nesting both ways.
+// maxDepth bounds nesting both ways: at most maxDepth nested objects and
+// arrays, the record included, as sessionjson.Decode counts them.
 const maxDepth = sessionjson.DefaultMaxDepth
 
 // ---------------------------------------------------------------- BSON -> JSON
@@ -105,8 +106,8 @@ func (w *jsonWriter) over(extra int) bool {
 }
 
 func (w *jsonWriter) value(v bson.RawValue, depth int) error {
-	if depth > maxDepth {
-		return sessionjson.ErrTooDeep
+	if depth >= maxDepth && (v.Type == bson.TypeEmbeddedDocument || v.Type == bson.TypeArray) {
+		return sessionjson.ErrTooDeep // a container at depth d is the (d+1)th level
 	}
 	switch v.Type {
 	case bson.TypeEmbeddedDocument:
@@ -485,7 +486,7 @@ var testHookKeyWork func(n int)
 // just read, each member with the member of hint (a document) of the same
 // key as its hint, and reads its '}'.
 func (w *bsonWriter) object(dec *json.Decoder, hint bson.RawValue, depth int) error {
-	if depth > maxDepth {
+	if depth >= maxDepth { // a container at depth d is the (d+1)th level
 		return sessionjson.ErrTooDeep
 	}
 	hints := newHintIndex(hint)
@@ -550,9 +551,6 @@ func (w *bsonWriter) rearrange(base int, spans []span, dup bool) {
 // value writes the BSON value of the JSON value starting with tok, with
 // hint the value it replaces, and returns its type.
 func (w *bsonWriter) value(dec *json.Decoder, tok json.Token, hint bson.RawValue, depth int) (bson.Type, error) {
-	if depth > maxDepth {
-		return 0, sessionjson.ErrTooDeep
-	}
 	start := len(w.b)
 	var t bson.Type
 	switch tk := tok.(type) {
@@ -568,6 +566,9 @@ func (w *bsonWriter) value(dec *json.Decoder, tok json.Token, hint bson.RawValue
 			}
 			t = bson.TypeEmbeddedDocument
 		case '[':
+			if depth >= maxDepth {
+				return 0, sessionjson.ErrTooDeep
+			}
 			var hints []bson.RawElement
 			if hint.Type == bson.TypeArray {
 				if arr, ok := hint.ArrayOK(); ok {

@@ -359,3 +359,55 @@ func TestISODates(t *testing.T) {
 		}
 	}
 }
+
+// TestDepthLimit: both ways accept a record of exactly
+// sessionjson.DefaultMaxDepth nested containers, as sessionjson.Decode
+// does, and refuse one more level.
+func TestDepthLimit(t *testing.T) {
+	for _, levels := range []int{sessionjson.DefaultMaxDepth, sessionjson.DefaultMaxDepth + 1} {
+		n := levels - 1 // containers below the record
+		want := levels <= sessionjson.DefaultMaxDepth
+		js := `{"cookie":{},"x":` + strings.Repeat(`{"a":`, n-1) + "{}" + strings.Repeat("}", n-1) + "}"
+		_, err := sessionjson.Decode([]byte(js))
+		if (err == nil) != want {
+			t.Fatalf("%d levels: sessionjson.Decode: %v", levels, err)
+		}
+		doc, err := bsonjson.AppendObject(nil, []byte(js), bson.RawValue{})
+		if want && err != nil || !want && !errors.Is(err, sessionjson.ErrTooDeep) {
+			t.Fatalf("%d levels: AppendObject: %v", levels, err)
+		}
+		inner := marshal(t, bson.D{})
+		for range n - 1 {
+			inner = marshal(t, bson.D{{Key: "a", Value: inner}})
+		}
+		outer := marshal(t, bson.D{{Key: "cookie", Value: bson.D{}}, {Key: "x", Value: inner}})
+		got, err := bsonjson.AppendJSON(nil, docValue(outer), -1)
+		if want && err != nil || !want && !errors.Is(err, sessionjson.ErrTooDeep) {
+			t.Fatalf("%d levels: AppendJSON: %v", levels, err)
+		}
+		if want && (string(got) != js || !bytes.Equal(doc, outer)) {
+			t.Fatalf("%d levels: round trip differs", levels)
+		}
+		// The same with arrays.
+		js = `{"cookie":{},"x":` + strings.Repeat("[", n) + strings.Repeat("]", n) + "}"
+		if _, err := sessionjson.Decode([]byte(js)); (err == nil) != want {
+			t.Fatalf("%d levels of arrays: sessionjson.Decode: %v", levels, err)
+		}
+		doc, err = bsonjson.AppendObject(nil, []byte(js), bson.RawValue{})
+		if want && err != nil || !want && !errors.Is(err, sessionjson.ErrTooDeep) {
+			t.Fatalf("%d levels of arrays: AppendObject: %v", levels, err)
+		}
+		var arr any = bson.A{}
+		for range n - 1 {
+			arr = bson.A{arr}
+		}
+		outer = marshal(t, bson.D{{Key: "cookie", Value: bson.D{}}, {Key: "x", Value: arr}})
+		got, err = bsonjson.AppendJSON(nil, docValue(outer), -1)
+		if want && err != nil || !want && !errors.Is(err, sessionjson.ErrTooDeep) {
+			t.Fatalf("%d levels of arrays: AppendJSON: %v", levels, err)
+		}
+		if want && (string(got) != js || !bytes.Equal(doc, outer)) {
+			t.Fatalf("%d levels of arrays: round trip differs", levels)
+		}
+	}
+}

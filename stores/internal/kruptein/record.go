@@ -76,7 +76,7 @@ func readTLV(der []byte, want byte) (content, rest []byte, ok bool) {
 		}
 		i += l
 	}
-	if n > len(der)-i {
+	if n < 0 || n > len(der)-i { // n < 0: overflow of a 32-bit int
 		return nil, nil, false
 	}
 	return der[i : i+n], der[i+n:], true
