@@ -560,7 +560,7 @@ func TestNodeStoreModeSessionMaxAge(t *testing.T) {
 	node := nodetest.StartKoa(t, map[string]string{"STORE": "redis", "REDIS_URL": "redis://" + rdb.Options().Addr,
 		"PREFIX": prefix, "MAX_AGE_MS": "session"})
 	nr := node.Do("POST", "/set", "", map[string]any{"set": map[string]any{"a": 1}}, nil)
-	if nr.Status != 500 || !strings.Contains(node.Stderr(), "ERR value is not an integer") {
+	if nr.Status != 500 || !node.StderrHas("ERR value is not an integer") {
 		t.Fatalf("Node: %d %s", nr.Status, nr.Body)
 	}
 	if nr = node.Do("GET", "/me", "", nil, nil); nr.Status != 200 {
@@ -660,7 +660,7 @@ func TestNodeSecureBehindProxy(t *testing.T) {
 
 	strict := nodetest.StartKoa(t, map[string]string{"SECURE": "true"})
 	if nr := strict.Do("POST", "/set", "", map[string]any{"set": map[string]any{"a": 1}}, nil); nr.Status != 500 ||
-		!strings.Contains(strict.Stderr(), "Cannot send secure cookie over unencrypted connection") {
+		!strict.StderrHas("Cannot send secure cookie over unencrypted connection") {
 		t.Errorf("Node, secure over HTTP: %d %s", nr.Status, nr.Body)
 	}
 	code, _ := goDo(goApp(t, mustNew(t, koasession.Config{Secure: koasession.SecureAlways})), "POST", "/set", "", map[string]any{"set": map[string]any{"a": 1}})

@@ -48,6 +48,23 @@ func (l *LockedBuffer) String() string {
 	return l.b.String()
 }
 
+// Await reports whether substr has been written, waiting up to five
+// seconds for it: a child process's stderr pipe is copied by another
+// goroutine, so a line the child wrote before answering may arrive after
+// the answer.
+func (l *LockedBuffer) Await(substr string) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if strings.Contains(l.String(), substr) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // Bytes returns a copy of what was written so far.
 func (l *LockedBuffer) Bytes() []byte {
 	l.mu.Lock()
@@ -262,6 +279,10 @@ func (a *App) Logout(cookie string) {
 
 // Stderr returns what the app logged so far.
 func (a *App) Stderr() string { return a.stderr.String() }
+
+// StderrHas reports whether the app wrote substr to stderr, waiting for
+// the pipe to catch up (see [LockedBuffer.Await]).
+func (a *App) StderrHas(substr string) bool { return a.stderr.Await(substr) }
 
 // String describes the app for messages.
 func (a *App) String() string { return fmt.Sprintf("node app at %s", a.URL) }

@@ -58,3 +58,7 @@ func (a *KoaApp) State(r KoaResponse) KoaState {
 
 // Stderr returns what the app logged so far.
 func (a *KoaApp) Stderr() string { return a.stderr.String() }
+
+// StderrHas reports whether the app wrote substr to stderr, waiting for
+// the pipe to catch up (see [LockedBuffer.Await]).
+func (a *KoaApp) StderrHas(substr string) bool { return a.stderr.Await(substr) }

@@ -82,7 +82,7 @@ func TestCryptoNodeWrongSecret(t *testing.T) {
 		t.Fatal(err)
 	}
 	status, body, _ := a.Do("GET", "/me", cookie, nil)
-	if status != 500 || !strings.Contains(a.Stderr(), "Encrypted session was tampered with!") {
+	if status != 500 || !a.StderrHas("Encrypted session was tampered with!") {
 		t.Fatalf("Node reading Go's session sealed with another secret: %d %s", status, body)
 	}
 	t.Logf("Node answers %d: %s", status, body)
