@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -50,7 +51,10 @@ type httpSide struct {
 	p      *proc
 	url    string
 	cpus   []int // the CPUs it runs on
-	loader *httpLoader
+	loader loadDriver
+	// dial, when set, makes the side's driver (a side that is not an HTTP
+	// server); otherwise it is an HTTP loader on url (httpRun.newDriver).
+	dial func() (loadDriver, error)
 
 	rates          []float64 // requests/s per core, per measured turn
 	ops            int64
@@ -61,6 +65,13 @@ type httpSide struct {
 	cmds           map[string]int64
 }
 
+// loadDriver sends a side its load for a turn, closed loop, and counts what
+// was completed: an httpLoader, or a side's own (httpSide.dial).
+type loadDriver interface {
+	run(ctx context.Context, d time.Duration) (loadStats, error)
+	close()
+}
+
 // httpRun is the section's shared state.
 type httpRun struct {
 	cfg   *config
@@ -69,6 +80,10 @@ type httpRun struct {
 	f     *fixture
 	turn  time.Duration
 	reps  int
+	// path is what the HTTP loaders GET ("/me" when empty); with header
+	// set they check that response header, not the body, against the
+	// session's user.
+	path, header string
 }
 
 // httpComparison is one paired comparison (a: Go, b: Node).
@@ -253,15 +268,33 @@ func (h *httpRun) compare(ctx context.Context, c *httpComparison) error {
 func (h *httpRun) warm(ctx context.Context, s *httpSide) error {
 	if s.loader != nil {
 		s.loader.close()
+		s.loader = nil
 	}
-	var err error
-	if s.loader, err = newHTTPLoader(s.url, "/me", h.cfg.httpConns, h.f.headers, h.f.users); err != nil {
+	d, err := h.newDriver(s)
+	if err != nil {
 		return fmt.Errorf("%s: %w", s.label, err)
 	}
+	s.loader = d
 	if _, err := s.loader.run(ctx, h.cfg.warmup); err != nil {
 		return fmt.Errorf("%s, warm-up: %w", s.label, err)
 	}
 	return nil
+}
+
+// newDriver makes s's driver: its own (s.dial), or an HTTP loader of
+// h.cfg.httpConns connections to s.url sending GET h.path.
+func (h *httpRun) newDriver(s *httpSide) (loadDriver, error) {
+	if s.dial != nil {
+		return s.dial()
+	}
+	l, err := newHTTPLoader(s.url, cmp.Or(h.path, "/me"), h.cfg.httpConns, h.f.headers, h.f.users)
+	if err != nil {
+		return nil, err
+	}
+	if h.header != "" {
+		l.expectHeader(h.header)
+	}
+	return l, nil
 }
 
 // measure runs one closed-loop turn on s and returns its requests/s per core.
@@ -469,40 +502,9 @@ func (h *httpRun) tables(comps []*httpComparison, lats []httpLatency, sides []*h
 		Header: []string{"server", "what it does per request", "CPUs", "requests/s per core: median (min–max)", "Redis commands per request", "server CPU per request", "server's share of its CPUs (busy, all processes)", "other CPUs busy (generator, Redis, all processes)"},
 	}
 	for _, s := range sides {
-		lo, med, hi := spread(s.rates)
-		st.Rows = append(st.Rows, []string{s.label, s.work, cpuList(s.cpus),
-			fmt.Sprintf("%s (%s–%s)", si(med), si(lo), si(hi)), s.perRequest(),
-			fmt.Sprintf("%.0f µs", s.cpuPerRequest()), fmt.Sprintf("%s (%s)", pct(median(s.share)), pct(median(s.busy))), pct(median(s.restBusy))})
+		st.Rows = append(st.Rows, s.row())
 	}
-	// Was a rate the server's own? A server that used less than 90% of its
-	// CPUs either had its CPUs taken by other processes (they were busy
-	// beyond what it used) or was not sent enough requests (the generator
-	// and Redis CPUs saturated).
-	var notes []string
-	for _, s := range sides {
-		if len(s.share) == 0 || median(s.share) >= 0.9 {
-			continue
-		}
-		share, busy, rest := median(s.share), median(s.busy), median(s.restBusy)
-		var why []string
-		if busy-share >= 0.1 {
-			why = append(why, fmt.Sprintf("other processes took %s of its CPUs", pct(busy-share)))
-		}
-		if rest >= 0.95 {
-			why = append(why, fmt.Sprintf("the generator and Redis CPUs were %s busy", pct(rest)))
-		}
-		if len(why) == 0 {
-			why = append(why, "its CPUs had idle time")
-		}
-		notes = append(notes, fmt.Sprintf("%s used %s of its CPUs (%s)", s.label, pct(share), strings.Join(why, ", ")))
-	}
-	if len(notes) == 0 {
-		st.Footer = "Every server used at least 90% of its CPUs under load: the rates are the servers' own. "
-	} else {
-		st.Footer = "**Rates below the servers' capacity**: " + strings.Join(notes, "; ") + ". " +
-			"A server short of CPU time or of requests understates its rate (a Go row, the Go/Node ratios too); alternation puts lasting noise on both sides alike, not bursts. "
-	}
-	st.Footer += "Server CPU per request (its own CPU time over its requests) does not depend on either."
+	st.Footer = capacityFooter(sides)
 
 	ct := table{
 		Title: "3. HTTP GET /me: Go vs Node, requests/s per core (paired)",
@@ -511,20 +513,7 @@ func (h *httpRun) tables(comps []*httpComparison, lats []httpLatency, sides []*h
 		Header: []string{"comparison", "Go / Node per core: median [95% CI]", "turns each", "server CPU per request, Node / Go", "equal store work (Go / Node)", "target", "result"},
 	}
 	for _, c := range comps {
-		target, result := "(for information)", ""
-		if c.target > 0 {
-			target = fmt.Sprintf("≥ %g×", c.target)
-			result = verdictCI(c.r, c.target, true)
-		}
-		eq := equalWork(c.a, c.b)
-		if c.note != "" {
-			eq += " (" + c.note + ")"
-		}
-		cpuRatio := "n/a"
-		if c.a.cpuPerRequest() > 0 {
-			cpuRatio = ratio(c.b.cpuPerRequest() / c.a.cpuPerRequest())
-		}
-		ct.Rows = append(ct.Rows, []string{c.name, c.r.String(), strconv.Itoa(c.r.n), cpuRatio, eq, target, result})
+		ct.Rows = append(ct.Rows, c.row())
 	}
 	if cfg.quick {
 		ct.Footer = "Quick preset: too few repetitions for a verdict."
@@ -558,6 +547,67 @@ func (h *httpRun) tables(comps []*httpComparison, lats []httpLatency, sides []*h
 			ms(l.res.lagQuantile(99)), fmt.Sprintf("%s (%s)", pct(l.share()), pct(l.busy)), fmt.Sprintf("%.0f µs", float64(l.cpu.Microseconds())/float64(max(l.res.ok, 1)))})
 	}
 	return []table{st, ct, lt}
+}
+
+// row is s's row of a section's per-server table: label, work, CPUs,
+// rate per core, Redis commands and CPU per request, CPU shares.
+func (s *httpSide) row() []string {
+	lo, med, hi := spread(s.rates)
+	return []string{s.label, s.work, cpuList(s.cpus),
+		fmt.Sprintf("%s (%s–%s)", si(med), si(lo), si(hi)), s.perRequest(),
+		fmt.Sprintf("%.0f µs", s.cpuPerRequest()), fmt.Sprintf("%s (%s)", pct(median(s.share)), pct(median(s.busy))), pct(median(s.restBusy))}
+}
+
+// capacityFooter says whether the sides' rates were the servers' own: a
+// server that used less than 90% of its CPUs either had its CPUs taken by
+// other processes (they were busy beyond what it used) or was not sent
+// enough requests (the generator and Redis CPUs saturated).
+func capacityFooter(sides []*httpSide) string {
+	var notes []string
+	for _, s := range sides {
+		if len(s.share) == 0 || median(s.share) >= 0.9 {
+			continue
+		}
+		share, busy, rest := median(s.share), median(s.busy), median(s.restBusy)
+		var why []string
+		if busy-share >= 0.1 {
+			why = append(why, fmt.Sprintf("other processes took %s of its CPUs", pct(busy-share)))
+		}
+		if rest >= 0.95 {
+			why = append(why, fmt.Sprintf("the generator and Redis CPUs were %s busy", pct(rest)))
+		}
+		if len(why) == 0 {
+			why = append(why, "its CPUs had idle time")
+		}
+		notes = append(notes, fmt.Sprintf("%s used %s of its CPUs (%s)", s.label, pct(share), strings.Join(why, ", ")))
+	}
+	var f string
+	if len(notes) == 0 {
+		f = "Every server used at least 90% of its CPUs under load: the rates are the servers' own. "
+	} else {
+		f = "**Rates below the servers' capacity**: " + strings.Join(notes, "; ") + ". " +
+			"A server short of CPU time or of requests understates its rate (a Go row, the Go/Node ratios too); alternation puts lasting noise on both sides alike, not bursts. "
+	}
+	return f + "Server CPU per request (its own CPU time over its requests) does not depend on either."
+}
+
+// row is c's row of a section's paired table: name, ratio a / b, turns,
+// CPU per request b / a, equal store work, target and verdict.
+func (c *httpComparison) row() []string {
+	target, result := "(for information)", ""
+	if c.target > 0 {
+		target = fmt.Sprintf("≥ %g×", c.target)
+		result = verdictCI(c.r, c.target, true)
+	}
+	eq := equalWork(c.a, c.b)
+	if c.note != "" {
+		eq += " (" + c.note + ")"
+	}
+	cpuRatio := "n/a"
+	if c.a.cpuPerRequest() > 0 {
+		cpuRatio = ratio(c.b.cpuPerRequest() / c.a.cpuPerRequest())
+	}
+	return []string{c.name, c.r.String(), strconv.Itoa(c.r.n), cpuRatio, eq, target, result}
 }
 
 // cpuStat is /proc/stat's per-CPU busy and total jiffies.

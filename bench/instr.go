@@ -371,7 +371,7 @@ func newChildSpec(f *fixture, mode string) *childSpec {
 		spec.Records[i], spec.Users[i] = string(f.records[i]), string(f.users[i])
 	}
 	base := time.Now().Add(48 * time.Hour).Truncate(time.Millisecond).UTC()
-	spec.Dates = []string{base.Format(time.RFC3339Nano), base.Add(1234 * time.Millisecond).Format(time.RFC3339Nano)}
+	spec.Dates = []string{base.Format(sessionjson.ExpiresLayout), base.Add(1234 * time.Millisecond).Format(sessionjson.ExpiresLayout)}
 	return spec
 }
 

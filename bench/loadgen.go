@@ -32,6 +32,10 @@ type loadConn struct {
 	want [][]byte // the expected body per session
 	next int
 	body []byte
+	// header, when set, names the response header checked against want
+	// instead of the body (read, not checked): a forward-auth answer.
+	header []byte
+	got    []byte // header's value in the last answer
 }
 
 // newHTTPLoader opens n connections to base and prepares GET path requests
@@ -79,6 +83,14 @@ func dialLoadConn(host string, reqs, bodies [][]byte) (*loadConn, error) {
 		return nil, err
 	}
 	return &loadConn{c: c, br: bufio.NewReaderSize(c, 16<<10), reqs: reqs, want: bodies}, nil
+}
+
+// expectHeader makes l check each answer's header name, which must come
+// exactly once, against the expected values instead of the body.
+func (l *httpLoader) expectHeader(name string) {
+	for _, c := range l.conns {
+		c.header = []byte(name)
+	}
 }
 
 func (l *httpLoader) close() {
@@ -175,12 +187,14 @@ func (c *loadConn) roundTrip() error {
 }
 
 // do sends request i and reads and checks its response: status 200 and
-// exactly body i (the user of the session whose cookie request i carries).
+// exactly body i (the user of the session whose cookie request i carries),
+// or with expectHeader exactly one such header with value i.
 func (c *loadConn) do(i int) error {
 	if _, err := c.c.Write(c.reqs[i]); err != nil {
 		return err
 	}
-	status, length := 0, -1
+	status, length, seen, chunked := 0, -1, 0, false
+	c.got = c.got[:0]
 	for first := true; ; first = false {
 		line, err := c.br.ReadSlice('\n')
 		if err != nil {
@@ -198,25 +212,93 @@ func (c *loadConn) do(i int) error {
 		if len(line) == 0 {
 			break
 		}
-		if k, v, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(k, []byte("Content-Length")) {
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		switch {
+		case !ok:
+		case bytes.EqualFold(k, []byte("Content-Length")):
 			length, err = strconv.Atoi(string(bytes.TrimSpace(v)))
 			if err != nil {
 				return fmt.Errorf("bad Content-Length %q", v)
 			}
+		case bytes.EqualFold(k, []byte("Transfer-Encoding")):
+			chunked = bytes.EqualFold(bytes.TrimSpace(v), []byte("chunked"))
+		case c.header != nil && bytes.EqualFold(k, c.header):
+			c.got = append(c.got[:0], bytes.TrimSpace(v)...)
+			seen++
 		}
 	}
-	if length < 0 {
+	switch {
+	case chunked:
+		if err := c.readChunked(); err != nil {
+			return err
+		}
+	case length < 0:
 		return errors.New("response without Content-Length")
+	default:
+		if cap(c.body) < length {
+			c.body = make([]byte, length)
+		}
+		c.body = c.body[:length]
+		if _, err := io.ReadFull(c.br, c.body); err != nil {
+			return err
+		}
 	}
-	if cap(c.body) < length {
-		c.body = make([]byte, length)
-	}
-	c.body = c.body[:length]
-	if _, err := io.ReadFull(c.br, c.body); err != nil {
-		return err
+	if c.header != nil {
+		if status != 200 || seen != 1 || !bytes.Equal(c.got, c.want[i]) {
+			return fmt.Errorf("GET answered %d with %d %s header(s), the last %q, want 200 and one %q", status, seen, c.header, c.got, c.want[i])
+		}
+		return nil
 	}
 	if status != 200 || !bytes.Equal(c.body, c.want[i]) {
 		return fmt.Errorf("GET answered %d %q, want 200 %q", status, c.body, c.want[i])
 	}
 	return nil
+}
+
+// maxChunk bounds a chunk of a chunked answer (the answers here are a few
+// hundred bytes at most).
+const maxChunk = 1 << 20
+
+// readChunked reads a chunked body into c.body (Node sends one when a
+// middleware ends the response late, as express-session does after its
+// store touch, even for an empty body).
+func (c *loadConn) readChunked() error {
+	c.body = c.body[:0]
+	for {
+		line, err := c.br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		hex, _, _ := bytes.Cut(bytes.TrimRight(line, "\r\n"), []byte(";"))
+		size, err := strconv.ParseInt(string(bytes.TrimSpace(hex)), 16, 64)
+		if err != nil || size < 0 || size > maxChunk {
+			return fmt.Errorf("bad chunk size line %q", line)
+		}
+		if size == 0 { // the trailer, up to an empty line
+			for {
+				line, err := c.br.ReadSlice('\n')
+				if err != nil {
+					return err
+				}
+				if len(bytes.TrimRight(line, "\r\n")) == 0 {
+					return nil
+				}
+			}
+		}
+		n := len(c.body)
+		c.body = slices.Grow(c.body, int(size))[:n+int(size)]
+		if _, err := io.ReadFull(c.br, c.body[n:]); err != nil {
+			return err
+		}
+		crlf, err := c.br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(bytes.TrimRight(crlf, "\r\n")) != 0 {
+			return fmt.Errorf("chunk of %d bytes followed by %q", size, crlf)
+		}
+		if len(c.body) > maxChunk {
+			return errors.New("chunked body too long")
+		}
+	}
 }

@@ -23,6 +23,8 @@
 //	        PostgreSQL), and the request throughput with and without it
 //	instr   instructions per operation (callgrind, or perf where it counts),
 //	        Go vs Node: unsign, decode, encode, the request path without I/O
+//	auth    forward-auth decisions per core: `sessionbridge serve` GET /auth vs the
+//	        same check in express-session + passport, and vs the raw Redis commands
 //
 // The services must be running (make services); Node dependencies come from
 // bench/node (npm ci). Every process the harness starts is stopped before it
@@ -44,7 +46,7 @@ import (
 	"time"
 )
 
-var allSections = []string{"unsign", "load", "http", "sio", "memory", "touch", "instr"}
+var allSections = []string{"unsign", "load", "http", "sio", "memory", "touch", "instr", "auth"}
 
 // config is the harness's flags.
 type config struct {
@@ -174,6 +176,7 @@ func run(ctx context.Context, cfg *config) int {
 		"sio":    benchSocketIO,
 		"memory": benchMemory,
 		"touch":  benchTouch,
+		"auth":   benchAuth,
 	}
 	code := 0
 	for _, name := range cfg.sections {
@@ -217,6 +220,7 @@ var sectionTitles = map[string]string{
 	"sio":    "4. socket.io handshakes",
 	"memory": "5. Memory per authorized socket",
 	"touch":  "6. TouchAfter: store writes saved",
+	"auth":   "8. /auth decisions (`sessionbridge serve`)",
 }
 
 // applyQuick shortens every section for bench-quick.

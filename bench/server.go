@@ -171,7 +171,8 @@ func meMux(mode string, store sessionbridge.Store, users int, after time.Duratio
 
 // serve runs a server until SIGTERM or SIGINT: the http modes
 // (httpServeModes; users from $USERS, TouchAfter from $TOUCH_AFTER) serve
-// GET /me on the Redis store; "sio" is the socket.io server (see sio.go).
+// GET /me on the Redis store; "sio" is the socket.io server (see sio.go);
+// "auth-raw" is the auth section's raw side (see authRawHandler).
 func serve(kind, redisAddr string, sioAuth bool) {
 	log.SetPrefix("bench server: ")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -187,6 +188,8 @@ func serve(kind, redisAddr string, sioAuth bool) {
 		users, _ := strconv.Atoi(envOr("USERS", "1000"))
 		after, _ := time.ParseDuration(envOr("TOUCH_AFTER", "0"))
 		h, err = meMux(kind, store, users, after)
+	case "auth-raw":
+		h, err = authRawHandler(ctx, client)
 	case "sio":
 		var bridge *sessionbridge.Bridge
 		bridge, err = sessionbridge.New(sessionbridge.Config{Secrets: []string{benchSecret}, Store: store})

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Start (or check) the services the integration tests talk to, without systemd.
 #
-#   scripts/services.sh [redis] [postgres] [memcached] [mongo] [cluster] [mariadb]   # no args = all
+#   scripts/services.sh [redis] [postgres] [memcached] [mongo] [cluster] [mariadb] [nginx] [caddy]
+#                                                                         # no args = all
 #   scripts/services.sh stop [--force] [names...]                         # no names = all
 #
 # Idempotent: a service that already answers on its port is left alone. Missing Debian
 # packages are installed with apt-get (root needed for that). Everything this script starts
 # runs in the background and keeps its data, logs and pid files in the state directory.
 # `stop` only stops what this script started (pid files), unless --force is given.
+# nginx and caddy are only installed (Debian's packages, no system instance left running on
+# ports 80/443/2019): the forward-auth tests start private instances on free ports.
 #
 # Environment:
 #   SESSIONBRIDGE_STATE   state/log directory (default /tmp/sessionbridge-services)
@@ -35,7 +38,7 @@ MONGO_ADDR=${MONGO_ADDR:-127.0.0.1:27017}
 REDIS_CLUSTER_PORT=${REDIS_CLUSTER_PORT:-7001}
 MARIADB_ADDR=${MARIADB_ADDR:-127.0.0.1:3306}
 WAIT=${SERVICES_WAIT:-30}
-ALL_SERVICES=(redis postgres memcached mongo cluster mariadb)
+ALL_SERVICES=(redis postgres memcached mongo cluster mariadb nginx caddy)
 CLUSTER_PORTS=("$REDIS_CLUSTER_PORT" "$((REDIS_CLUSTER_PORT + 1))" "$((REDIS_CLUSTER_PORT + 2))")
 
 export DEBIAN_FRONTEND=noninteractive
@@ -223,6 +226,9 @@ start_postgres() {
 start_memcached() {
 	local host port log user pid
 	host=$(addr_host "$MEMCACHED_ADDR") port=$(addr_port "$MEMCACHED_ADDR")
+	# The npm memcached client spawns ping(8) to check a failed server again
+	# (its reconnect option), and the Node process dies without the binary.
+	command -v ping >/dev/null 2>&1 || need_pkgs iputils-ping
 	if port_open "$host" "$port"; then
 		ok memcached "$MEMCACHED_ADDR" "already running"
 		return
@@ -440,6 +446,61 @@ start_mariadb() {
 	ok mariadb "$MARIADB_ADDR" "started, data: $data, log: $log"
 }
 
+# ---------------------------------------------------------------------------- nginx, caddy
+# need_pkgs_nostart PKG...: need_pkgs without letting the packages start their system
+# service (nginx on 80, caddy on 80/443 and its admin API on 2019). A policy-rc.d that
+# refuses every start is put in place for the install when the machine has none (Docker
+# images ship one; it is left as it is).
+need_pkgs_nostart() {
+	local policy=/usr/sbin/policy-rc.d
+	if [[ ! -e $policy && $EUID -eq 0 ]]; then
+		printf '#!/bin/sh\n# scripts/services.sh: no service starts while it installs packages\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		trap 'rm -f /usr/sbin/policy-rc.d' EXIT # also when need_pkgs dies
+		need_pkgs "$@"
+		rm -f "$policy"
+		trap - EXIT
+		return
+	fi
+	need_pkgs "$@"
+}
+
+# stop_system_service NAME PIDFILE: stop the package's system instance if one runs anyway
+# (a machine whose policy-rc.d allowed the start), and keep systemd from starting it at boot.
+stop_system_service() {
+	local name=$1 pidfile=$2 pid=""
+	if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+		"${SUDO[@]}" systemctl disable --now "$name" >/dev/null 2>&1 || true
+	fi
+	[[ -f $pidfile ]] && pid=$(head -n 1 "$pidfile" | tr -dc '0-9')
+	if pid_alive "$pid" "$name"; then
+		note "$name: stopping the system instance (pid $pid) that installing the package started"
+		kill_wait "$pid" TERM "$name"
+	fi
+}
+
+start_nginx() {
+	local fresh=0 v
+	command -v nginx >/dev/null 2>&1 || fresh=1
+	# Debian 12's nginx package carries the binary with auth_request built in
+	# (nginx-light/nginx-core/nginx-full only add dynamic modules on top).
+	need_pkgs_nostart nginx
+	((fresh)) && stop_system_service nginx /run/nginx.pid
+	nginx -V 2>&1 | grep -q -- '--with-http_auth_request_module' ||
+		die "nginx: $(command -v nginx) is built without the auth_request module (Debian's nginx package has it)"
+	v=$(nginx -v 2>&1)
+	ok nginx "$(command -v nginx)" "${v#nginx version: }, auth_request; tests start their own"
+}
+
+start_caddy() {
+	local fresh=0 v
+	command -v caddy >/dev/null 2>&1 || fresh=1
+	need_pkgs_nostart caddy
+	((fresh)) && stop_system_service caddy /run/caddy.pid
+	v=$(caddy version 2>&1 | head -n 1)
+	ok caddy "$(command -v caddy)" "${v%% *}; tests start their own"
+}
+
 # ---------------------------------------------------------------------------- stop
 # pid_alive PID PATTERN: the process exists and its command line contains PATTERN.
 pid_alive() {
@@ -544,6 +605,9 @@ stop_service() {
 		for p in "${CLUSTER_PORTS[@]}"; do
 			stop_pidfile "cluster" "$STATE/cluster/$p/redis.pid" redis 127.0.0.1 "$p"
 		done
+		;;
+	nginx | caddy)
+		echo "stop $1: nothing to stop (the tests run and stop their own instances)"
 		;;
 	esac
 }

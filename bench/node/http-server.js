@@ -1,7 +1,8 @@
 'use strict';
 // GET /me, the Node side of the HTTP comparison, written the way a real app is: express 5,
 // express-session 1.19 with connect-redis 9 on node-redis 5, passport 0.7 with passport.session()
-// and deserializeUser from an in-memory user table, res.json(req.user).
+// and deserializeUser from an in-memory user table, res.json(req.user). GET /auth is the Node
+// side of the /auth section: the stored passport.user in a header (see the route).
 //
 //   REDIS_URL=redis://127.0.0.1:6379 PREFIX=sessbench: SECRET=... USERS=1000 MODE=default node http-server.js
 //
@@ -84,6 +85,15 @@ async function worker() {
     })
   );
   app.use(passport.initialize());
+  // GET /auth, the forward-auth decision `sessionbridge serve` makes, with the same work: the
+  // session loaded (and touched) by express-session, passport.user sent as stored in the
+  // X-Auth-User header, 401 without one. Mounted before passport.session(), which would run
+  // deserializeUser: serve has no user table.
+  app.get('/auth', (req, res) => {
+    const stored = req.session.passport && req.session.passport.user;
+    if (stored === undefined || stored === null) return res.status(401).end();
+    res.set('X-Auth-User', JSON.stringify(stored)).end();
+  });
   app.use(passport.session());
   app.get('/me', (req, res) => {
     if (!req.user) return res.status(401).json({ error: 'not logged in' });

@@ -1,16 +1,19 @@
 // Sessionbridge inspects, creates and signs express-session sessions in the
 // store a Node Express (+ passport) app uses, reading and writing them byte
 // for byte as Node does. It is for people debugging a Node+Go system or
-// writing tests against one.
+// writing tests against one. Its serve command is an auth server that
+// reverse proxies ask on every request (nginx auth_request, Traefik
+// ForwardAuth, Caddy forward_auth), deciding from the same sessions.
 //
 // # Synopsis
 //
 //	sessionbridge inspect --store URL --secret S [--secret S2 ...] [--cookie-name NAME] [--timeout D] COOKIE
 //	sessionbridge mint    --store URL --secret S [--cookie-name NAME] [--max-age MS] [--user JSON] [--data JSON] [--timeout D]
 //	sessionbridge inspect|mint --format cookie-session|koa-session --keys K [--store URL] ...
+//	sessionbridge serve   --store URL --secret S [--listen ADDR] [--upstream URL] [--header NAME=FIELD ...] ...
 //	sessionbridge sign    --secret S VALUE
 //	sessionbridge unsign  --secret S [--secret S2 ...] SIGNED
-//	sessionbridge help    [inspect|mint|sign|unsign|stores]
+//	sessionbridge help    [inspect|mint|serve|sign|unsign|stores]
 //
 // Every command takes -h or --help (usage on standard output, exit 0). Flags
 // may come before or after the arguments; "--" ends them. --store defaults to
@@ -54,6 +57,63 @@
 // and memcached, 14 days for MongoDB, one hour for session-file-store; set it
 // with the URL's ttl option). --max-age MS gives it express-session's
 // cookie.maxAge of MS milliseconds, and the Set-Cookie header an Expires.
+//
+// # serve
+//
+// Serves until SIGTERM or SIGINT, then lets the requests in flight finish
+// (up to --shutdown-timeout, default 10s), closes the store and exits 0.
+// It logs to standard error (--log-format text or json, --log-level
+// debug, info, warn or error); once listening, one record
+// "msg=listening addr=HOST:PORT" with the bound address (so --listen
+// 127.0.0.1:0 is usable), the mode, the format and the store URL with its
+// password hidden. At debug level every decision is logged (outcome,
+// method, status, duration); no record holds a cookie, a session id, a
+// secret or the user. Besides --secret and $SESSIONBRIDGE_SECRET, the
+// secrets can come from --secret-file, one per line (blank lines ignored).
+//
+// In forward-auth mode (the default) --listen (default 127.0.0.1:4180)
+// answers:
+//
+//	/auth     200 with X-Auth-User (--user-header) = passport.user as stored, as compact
+//	          JSON in printable ASCII ({"id":7,"name":"Zo\u00eb"}; numbers as written), and
+//	          one header per --header NAME=FIELD (a string field without quotes, other
+//	          values as JSON, empty when missing or when the user is not an object);
+//	          401 without a valid session, or for a browser (Accept: text/html, not
+//	          XMLHttpRequest) with --login-url a 302 to it with rd=<original URL>;
+//	          503 when the store fails or holds a record that cannot be read
+//	/healthz  200 "ok" when the store answers a lookup, 503 when not
+//	/metrics  Prometheus: sessionbridge_auth_decisions_total{outcome}, sessionbridge_auth_duration_seconds,
+//	          sessionbridge_store_duration_seconds{op}, sessionbridge_store_errors_total{op}, Go and process
+//
+// Any other path is 404. The decision runs through the format's own request
+// lifecycle, as the Node middleware would for the same request: the
+// session is touched (skipped while the store URL's touchAfter says its
+// expiry is recent), and with --rolling the 200 carries the Set-Cookie
+// Node would send, for proxies set up to pass it on. The original request
+// comes from the proxy's headers: X-Forwarded-Proto, X-Forwarded-Host and
+// X-Forwarded-Uri (Traefik and Caddy set them; nginx with proxy_set_header),
+// and only without X-Forwarded-Uri from X-Original-URL (a whole URL), else
+// X-Original-URI.
+// Its path is what the cookie's path (--cookie-path, express-session's
+// cookie.path, default "/") is checked against, its URL the rd of the login
+// redirect (left out when the host is unknown). These headers
+// are taken as the proxy sent them, so /auth must be reachable only from
+// the proxy. --trust-proxy makes X-Forwarded-Proto https count as HTTPS
+// for a Secure cookie (re-sent with --rolling, and for @fastify/session
+// touched, only over HTTPS), as express's trust proxy does. nginx's auth_request
+// treats any answer but 2xx, 401 and 403 as an error: with nginx, redirect
+// to the login page with error_page 401 rather than --login-url.
+//
+// With --upstream URL, serve is the reverse proxy itself: every request on
+// --listen is authorized the same way (its own URL is the original URL;
+// with --trust-proxy X-Forwarded-Proto and X-Forwarded-Host are believed)
+// and proxied to URL when allowed, with the identity headers set, the
+// client's Host kept and X-Forwarded-For, -Host and -Proto added; a denied
+// request never reaches it. /healthz and /metrics are then not on --listen.
+//
+// --internal-listen ADDR serves /healthz and /metrics on ADDR instead of
+// --listen, in both modes. In both modes every identity header the client
+// sent (any case, "_" for "-", every copy) is deleted first.
 //
 // # Other Node session formats
 //
@@ -115,6 +175,10 @@
 //	2  inspect, unsign: the cookie is missing, not signed, or its signature
 //	   matches no secret
 //	3  inspect: no such session in the store, or it has expired
+//
+// serve exits 0 when stopped by a signal and 1 when it cannot start (usage
+// error, bad store URL, store not reachable, address in use) or a server
+// fails.
 //
 // Messages go to standard error and never contain a secret, a cookie or a
 // session id; the session id appears only in the JSON printed on success.

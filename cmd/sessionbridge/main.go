@@ -147,6 +147,7 @@ func init() {
 	commands = []command{
 		{"inspect", "show the session a cookie points to", inspectUsage, runInspect},
 		{"mint", "create a (logged-in) session Node accepts", mintUsage, runMint},
+		{"serve", "answer a proxy's auth requests from the sessions (forward auth)", serveUsage, runServe},
 		{"sign", "sign a value like cookie-signature's sign()", signUsage, runSign},
 		{"unsign", "verify a signed value like cookie-signature's unsign()", unsignUsage, runUnsign},
 	}
@@ -165,7 +166,8 @@ const toolUsage = `Usage: sessionbridge <command> [flags] [arguments]
 
 Inspect, create and sign the sessions of a Node app (express-session +
 passport, and with --format @fastify/session, cookie-session or koa-session)
-in the store it uses, byte for byte as Node reads and writes them.
+in the store it uses, byte for byte as Node reads and writes them, and
+authorize requests from them for a reverse proxy (serve).
 
 Commands:
 %s
@@ -176,9 +178,11 @@ Examples:
   sessionbridge mint --store file:sessions --secret 'keyboard cat' --max-age 3600000 --user 7
   sessionbridge inspect --format cookie-session --keys key1 'session=eyJ...; session.sig=...'
   sessionbridge sign --secret 'keyboard cat' abc
+  sessionbridge serve --store redis://127.0.0.1:6379 --secret-file /run/secrets/session --listen :4180
 
 Exit status: 0 success; 1 usage or store error; 2 cookie missing, unsigned or
-forged; 3 no such session, or expired.
+forged; 3 no such session, or expired. serve runs until SIGTERM or SIGINT
+and then exits 0.
 Run 'sessionbridge <command> --help' for the flags of a command.
 `
 
