@@ -25,7 +25,7 @@ func MongoCreatesTTLIndex(s *Spec) bool { return s.conn.mongoTTLIndex }
 
 // MemcachedTimeout is the memcached client's timeout Open sets, 0 for the
 // client's default.
-func MemcachedTimeout(s *Spec) time.Duration { return s.conn.memcacheTime }
+func MemcachedTimeout(s *Spec) time.Duration { return s.Memcached.Ring.Timeout }
 
 var kindOpts = map[Kind]*kindOptions{
 	Redis: &redisOptions, Postgres: &postgresOptions, Mongo: &mongoOptions,

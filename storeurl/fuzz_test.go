@@ -13,7 +13,7 @@ import (
 // left out: a well-formed one makes Parse look up DNS.
 var fuzzSchemes = []string{
 	"redis", "rediss", "REDIS", "postgres", "postgresql", "mongodb", "memcached", "memcache", "file", "mysql",
-	"mariadb", "sqlite",
+	"mariadb", "sqlite", "redis+sentinel", "rediss+sentinel",
 }
 
 const fuzzCanary = "SSW0RD"

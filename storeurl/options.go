@@ -327,9 +327,58 @@ var mongoOptions = kindOptions{
 // connect-memcached passes on and the Go store does not implement.
 var memcachedClientOptions = []string{
 	"maxKeySize", "maxExpiration", "maxValue", "activeQueries", "maxQueueSize",
-	"compatibility", "poolSize", "retries", "factor", "minTimeout", "maxTimeout",
-	"randomize", "reconnect", "failures", "failuresTimeout", "retry", "idle",
-	"remove", "redundancy", "keyCompression", "debug", "failOverServers",
+	"compatibility", "poolSize", "factor", "minTimeout", "maxTimeout",
+	"randomize", "idle", "redundancy", "keyCompression", "debug", "failOverServers",
+}
+
+// maxNodeTimer is the longest delay Node's setTimeout keeps (2^31-1 ms);
+// the npm memcached client's longer retry, failuresTimeout or reconnect
+// would fire at once.
+const maxNodeTimer = (1<<31 - 1) * time.Millisecond
+
+// timerMillis parses a delay of the npm memcached client: milliseconds, as it
+// takes them, or a Go duration; 0 is allowed, at most maxNodeTimer. The
+// result is for memcachedstore.RingOptions, where 0 means the default, so
+// 0 comes back as -1 (its spelling of none).
+func timerMillis(key, v string) (time.Duration, error) {
+	var d time.Duration
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 || n > int64(maxNodeTimer/time.Millisecond) {
+			return 0, badf("%s=%s: want 0 to %d milliseconds", key, v, int64(maxNodeTimer/time.Millisecond))
+		}
+		d = time.Duration(n) * time.Millisecond
+	} else if d, err = time.ParseDuration(v); err != nil || d < 0 || d > maxNodeTimer {
+		return 0, badf("%s=%q: want milliseconds (30000), as the npm memcached client takes it, or a duration (30s)", key, v)
+	}
+	if d == 0 {
+		return -1, nil
+	}
+	return d, nil
+}
+
+// timerOption is a delay option of the npm memcached client.
+func timerOption(name string, field func(*Spec) *time.Duration) storeOption {
+	return storeOption{name: name, set: func(s *Spec, key, v string) error {
+		d, err := timerMillis(key, v)
+		*field(s) = d
+		return err
+	}}
+}
+
+// countOption is a count option of the npm memcached client: 0 to 1000,
+// with 0 stored as -1 (memcachedstore.RingOptions's spelling of none).
+func countOption(name string, field func(*Spec) *int) storeOption {
+	return storeOption{name: name, set: func(s *Spec, key, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1000 {
+			return badf("%s=%q: want a whole number from 0 to 1000", key, v)
+		}
+		if n == 0 {
+			n = -1
+		}
+		*field(s) = n
+		return nil
+	}}
 }
 
 var memcachedOptions = kindOptions{
@@ -359,9 +408,17 @@ var memcachedOptions = kindOptions{
 			if d <= 0 || d > time.Hour {
 				return badf("%s=%q: want milliseconds (500), as the npm memcached client takes it, or a duration (500ms), up to an hour", key, v)
 			}
-			s.conn.memcacheTime = d
+			s.Memcached.Ring.Timeout = d
 			return nil
 		}},
+		// The npm memcached client's rules for servers that fail
+		// (memcachedstore.RingOptions).
+		countOption("retries", func(s *Spec) *int { return &s.Memcached.Ring.Retries }),
+		countOption("failures", func(s *Spec) *int { return &s.Memcached.Ring.Failures }),
+		timerOption("retry", func(s *Spec) *time.Duration { return &s.Memcached.Ring.Retry }),
+		boolOption("remove", func(s *Spec) *bool { return &s.Memcached.Ring.Remove }),
+		timerOption("failuresTimeout", func(s *Spec) *time.Duration { return &s.Memcached.Ring.FailuresTimeout }),
+		timerOption("reconnect", func(s *Spec) *time.Duration { return &s.Memcached.Ring.Reconnect }),
 		touchAfterOption,
 	},
 	refused: []refusal{
@@ -370,7 +427,7 @@ var memcachedOptions = kindOptions{
 		{[]string{"algorithm"}, "the Go store encrypts as connect-memcached does by default (aes-256-gcm), and picks servers as the npm client does by default (md5): leave it out"},
 		{[]string{"hosts"}, "list the servers in the URL: memcached://host1:port,host2:port"},
 		{[]string{"client"}, "connect-memcached's client is the URL itself"},
-		{memcachedClientOptions, "an npm memcached client option the Go store does not implement: it works as the client's defaults (md5 ketama hashring, keys over 250 characters hashed)"},
+		{memcachedClientOptions, "an npm memcached client option the Go store does not implement: it works as the client's defaults (md5 ketama hashring, keys over 250 characters hashed, connection retries backed off 1 s, 3 s, 9 s, ... up to 60 s, no failover servers)"},
 	},
 }
 

@@ -41,6 +41,7 @@ func TestStoreOptions(t *testing.T) {
 	mcPrefix := func(s spec) any { return s.Memcached.Prefix }
 	ttlIndex := func(s spec) any { return storeurl.MongoCreatesTTLIndex(s) }
 	mcTimeout := func(s spec) any { return storeurl.MemcachedTimeout(s) }
+	mcRing := func(s spec) any { return s.Memcached.Ring }
 	for _, tc := range []struct {
 		url  string
 		got  func(spec) any
@@ -97,6 +98,15 @@ func TestStoreOptions(t *testing.T) {
 		{"memcached://h?timeout=2000", mcTimeout, 2 * time.Second},
 		{"memcached://h?timeout=250ms", mcTimeout, 250 * time.Millisecond},
 		{"memcached://h", mcTimeout, time.Duration(0)},
+		{"memcached://h?timeout=2000", mcRing, memcachedstore.RingOptions{Timeout: 2 * time.Second}},
+		// The npm memcached client's failure rules: its names, its units
+		// (milliseconds) or Go durations, and 0 as the client takes it
+		// (none), which RingOptions spells -1.
+		{"memcached://a,b,c?retries=0&failures=2&retry=500&remove=true&failuresTimeout=60000&reconnect=1m",
+			mcRing, memcachedstore.RingOptions{Retries: -1, Failures: 2, Retry: 500 * time.Millisecond, Remove: true, FailuresTimeout: time.Minute, Reconnect: time.Minute}},
+		{"memcached://h?retries=3&failures=0&retry=0&remove=false&reconnect=18000000",
+			mcRing, memcachedstore.RingOptions{Retries: 3, Failures: -1, Retry: -1, Reconnect: 5 * time.Hour}},
+		{"memcached://h", mcRing, memcachedstore.RingOptions{}},
 		{"memcached://h?touchAfter=30", touchAfter, 30 * time.Second},
 		// session-file-store
 		{"file:d?ttl=7200", func(s spec) any { return s.File.TTL }, 2 * time.Hour},
@@ -145,7 +155,7 @@ func TestAllStoreOptions(t *testing.T) {
 		{
 			"memcached://h?prefix=p:&namespace=n:&ttl=60&timeout=100&touchAfter=10",
 			func(s *storeurl.Spec) any { return [2]any{s.Memcached, storeurl.MemcachedTimeout(s)} },
-			[2]any{memcachedstore.Options{Prefix: "n:p:", TTL: time.Minute}, 100 * time.Millisecond},
+			[2]any{memcachedstore.Options{Prefix: "n:p:", TTL: time.Minute, Ring: memcachedstore.RingOptions{Timeout: 100 * time.Millisecond}}, 100 * time.Millisecond},
 			10 * time.Second,
 		},
 		{
@@ -288,6 +298,14 @@ func TestOptionBadValues(t *testing.T) {
 		{"memcached://h?timeout=-5ms", "timeout"},
 		{"memcached://h?timeout=99999999999", "timeout"},
 		{"memcached://h?ttl=1.5", "ttl"},
+		{"memcached://h?retries=-1", "retries"},
+		{"memcached://h?retries=1001", "retries"},
+		{"memcached://h?failures=x", "failures"},
+		{"memcached://h?retry=-5", "retry"},
+		{"memcached://h?retry=2147483648", "retry"},
+		{"memcached://h?reconnect=1y", "reconnect"},
+		{"memcached://h?failuresTimeout=-1s", "failuresTimeout"},
+		{"memcached://h?remove=yes", "remove"},
 		{"file:d?fileExtension=", "fileExtension"},
 		{"file:d?fileExtension=a/b", "fileExtension"},
 		{"file:d?fileExtension=" + strings.Repeat("x", 33), "fileExtension"},
@@ -348,6 +366,8 @@ func TestRefusedNodeOptions(t *testing.T) {
 		"file:d?secret=x":                        "session-file-store's encrypted files",
 		"redis://h?serializer=x":                 "custom serializers are not supported",
 		"memcached://h?poolSize=5":               "npm memcached client option",
+		"memcached://h?failOverServers=x":        "no failover servers",
+		"memcached://h?minTimeout=10":            "npm memcached client option",
 		"mongodb://h/db?autoRemoveInterval=10":   "autoRemove=interval",
 		"mongodb://h/db?writeOperationOptions=x": "w=",
 	} {
@@ -364,7 +384,7 @@ func TestUnknownOptionsStillRefused(t *testing.T) {
 		"redis://h?tableName=x":           "unexpected option: tableName",
 		"redis://a:1,b:2?bogus=1":         "bogus",
 		"mongodb://h/db?prefix=x":         "unknown option prefix (store options: collectionName, collection, dbName",
-		"memcached://h?disableTTL=true":   "unknown option disableTTL (memcached options: prefix, namespace, ttl, timeout, touchAfter)",
+		"memcached://h?disableTTL=true":   "unknown option disableTTL (memcached options: prefix, namespace, ttl, timeout, retries, failures, retry, remove, failuresTimeout, reconnect, touchAfter)",
 		"file:d?prefix=x":                 "unknown option prefix (file options: ttl, fileExtension, fileMode, reapInterval, touchAfter)",
 		"file:d?mode=0600":                "unknown option mode",
 		"memcached://h?a=1&b=2":           "unknown option a, b",

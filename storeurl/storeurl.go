@@ -5,6 +5,8 @@
 //	redis://[user:pass@]host:port[/db][?prefix=sess:&ttl=86400]       connect-redis
 //	redis://host1:port,host2:port[?prefix=...]                        connect-redis on a Redis Cluster
 //	rediss://...                                                      the same over TLS
+//	redis+sentinel://[user:pass@]host:26379[,host:26379]/master[/db]  connect-redis through Redis Sentinel
+//	rediss+sentinel://...                                             the same over TLS
 //	postgres://user@host:port/db[?tableName=session&schemaName=public] connect-pg-simple
 //	mongodb://host:port[,host:port]/db[?collectionName=sessions]      connect-mongo
 //	memcached://host:port[,host:port][?prefix=&ttl=&timeout=]         connect-memcached
@@ -31,6 +33,49 @@
 // github.com/go-sql-driver/mysql, pgx's database/sql driver or
 // modernc.org/sqlite; connect-mongodb-session opens the stores/mongodbsession
 // store ([Spec.MongoDBSession]).
+//
+// # Redis Sentinel
+//
+// A redis+sentinel:// URL opens the connect-redis store on the master a
+// set of sentinels monitors, through go-redis's failover client
+// (redis.NewFailoverClient), which asks the sentinels for the master and
+// follows it across failovers:
+//
+//	redis+sentinel://[user[:password]@]host[:port][,host[:port]...]/master[/db][?options]
+//	rediss+sentinel://...  (TLS to the sentinels and to the master)
+//
+// Its parts:
+//   - the hosts are the sentinels (default port 26379, [DefaultSentinelPort]);
+//     list several, the client asks the next when one does not answer;
+//   - the path's first segment is the master's name, as the sentinels
+//     monitor it (sentinel monitor <name> ...), percent-encoded where it
+//     needs to be; a second segment is the database (default 0);
+//   - the userinfo is the user name and password of the master and its
+//     replicas (requirepass, or an ACL user), the servers that hold the
+//     sessions, as in a redis:// URL;
+//   - sentinels that require a password of their own take
+//     sentinel_password= (and sentinel_username= for an ACL user) in the
+//     query; its value is treated as every password option is: never
+//     shown;
+//   - the query takes connect-redis's store options (below) and go-redis's
+//     failover options (dial_timeout, read_timeout, write_timeout,
+//     pool_size, max_retries, client_name, protocol, skip_verify with
+//     rediss+sentinel, ...); it refuses master_name, addr, db, username and
+//     password (the path, the host list and the userinfo say them) and
+//     replica_only, use_disconnected_replicas, route_by_latency and
+//     route_randomly: sessions are read from the master, since a replica
+//     may lack a session written a moment ago and reading it there would
+//     log the user out.
+//
+// go-redis's own ParseFailoverURL takes redis:// with master_name= and
+// addr= instead, and reads the userinfo as the sentinels' credentials and
+// password= as the master's; here the userinfo is the master's, as in
+// every store URL, and the sentinels' are the sentinel_ options. Each TLS
+// connection verifies the host it dials. Open makes the failover client
+// with ContextTimeoutEnabled and PINGs the master. The Node side has no
+// URL: node-redis's createSentinel takes the same pieces as {name,
+// sentinelRootNodes, nodeClientOptions: {username, password},
+// sentinelClientOptions: {username, password}}.
 //
 // # Store options
 //
@@ -82,6 +127,11 @@
 //   - timeout (500ms, not the npm client's 5000): the client's time limit
 //     for each network step, in milliseconds as the npm client takes it,
 //     or a Go duration
+//   - retries (5), failures (5), retry (30000), remove (false),
+//     failuresTimeout (300000), reconnect (18000000): the npm memcached
+//     client's rules for servers that fail, which the Go store follows
+//     (memcachedstore.RingOptions; delays in milliseconds as the npm
+//     client takes them, or Go durations)
 //   - secret is refused in the URL: give it to [Spec.SetSecret], which sets
 //     Memcached.Crypto (encrypted sessions as connect-memcached's secret
 //     option stores them); hashing and algorithm are not supported
@@ -176,8 +226,8 @@
 // MongoDB's database is the one in the URL's path, or "test" when there is
 // none: what the Node driver's client.db() gives connect-mongo for the same
 // URL. Several memcached servers are chosen by key exactly as the npm
-// memcached client does (its ketama-compatible hashring), so Go looks on the
-// server Node wrote to.
+// memcached client does (its ketama-compatible hashring, and its rules for
+// servers that fail), so Go looks on the server Node wrote to.
 //
 // A store URL is at most [MaxURLLength] bytes (16 KiB, surrounding spaces
 // not counted); a longer one is refused without being looked at, so that
@@ -186,7 +236,7 @@
 // Errors from Parse wrap ErrBadURL; errors from Open connecting or checking
 // the store wrap ErrUnavailable. No error, no [Spec.String] and no way of
 // printing a Spec shows any part of the URL's userinfo (user or password), or
-// the value of a password option (password=, sslpassword=,
+// the value of a password option (password=, sentinel_password=, sslpassword=,
 // tlsCertificateKeyFilePassword=, authMechanismProperties=, ...): a URL whose
 // userinfo is not well-formed is refused with a message that quotes none of
 // it, driver messages are taken from the same URL with the credentials
@@ -205,7 +255,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -272,7 +321,14 @@ type Spec struct {
 	// Cluster is set for a Redis URL with several servers: a Cluster
 	// client is used.
 	Cluster bool
-	// TLS is set for rediss://.
+	// Sentinel is set for a redis+sentinel:// URL: Addrs are the
+	// sentinels, MasterName the master they monitor, and Open makes a
+	// go-redis failover client (redis.NewFailoverClient).
+	Sentinel bool
+	// MasterName is the name of the master a redis+sentinel:// URL names
+	// (its path).
+	MasterName string
+	// TLS is set for rediss:// and rediss+sentinel://.
 	TLS bool
 	// RedisDB is the Redis database number (the URL's path).
 	RedisDB int
@@ -312,9 +368,10 @@ type Spec struct {
 }
 
 type driverConfig struct {
-	redisOpts   *redis.Options
-	clusterOpts *redis.ClusterOptions
-	pgConfig    *pgxpool.Config
+	redisOpts    *redis.Options
+	clusterOpts  *redis.ClusterOptions
+	failoverOpts *redis.FailoverOptions
+	pgConfig     *pgxpool.Config
 	// pgConnConfig is a postgres URL's connection for an SQL format.
 	pgConnConfig *pgx.ConnConfig
 	mysql        *mysql.Config
@@ -324,7 +381,6 @@ type driverConfig struct {
 	// mongoTTLIndex is autoRemove=native: Open creates connect-mongo's
 	// TTL index.
 	mongoTTLIndex bool
-	memcacheTime  time.Duration
 	secrets       secretForms
 }
 
@@ -376,7 +432,7 @@ func badf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrBadURL}, args...)...)
 }
 
-const wantSchemes = "want one of redis://, rediss://, postgres://, mongodb://, mysql://, memcached://, file:, sqlite:"
+const wantSchemes = "want one of redis://, rediss://, redis+sentinel://, postgres://, mongodb://, mysql://, memcached://, file:, sqlite:"
 
 // Parse checks a store URL and resolves its options. It does no I/O (except
 // the DNS lookups of a mongodb+srv:// URL).
@@ -401,6 +457,8 @@ func Parse(rawURL string) (*Spec, error) {
 	switch strings.ToLower(scheme) {
 	case "redis", "rediss":
 		return parseRedis(rawURL)
+	case "redis+sentinel", "rediss+sentinel":
+		return parseSentinel(rawURL)
 	case "postgres", "postgresql":
 		return parsePostgres(rawURL)
 	case "mongodb", "mongodb+srv":
@@ -664,7 +722,8 @@ func (f *secretForms) addUserinfo(p parts) {
 // without quoting them.
 var passwordOptions = []string{
 	"password",
-	"secret", // connect-memcached's and session-file-store's (refused: see Spec.SetSecret)
+	"sentinel_password", // a redis+sentinel:// URL's sentinels'
+	"secret",            // connect-memcached's and session-file-store's (refused: see Spec.SetSecret)
 	"sslpassword",
 	"tlscertificatekeyfilepassword",
 	"sslclientcertificatekeypassword",
@@ -1178,6 +1237,9 @@ func unavailable(s *Spec, err error) error {
 func (s *Spec) hostList() string {
 	switch s.Kind {
 	case Redis, Memcached:
+		if s.Sentinel {
+			return strings.Join(s.Addrs, ",") + " (sentinels of " + s.MasterName + ")"
+		}
 		return strings.Join(s.Addrs, ",")
 	case Postgres:
 		if s.conn.pgConfig != nil {
@@ -1214,14 +1276,18 @@ func (s *Spec) Open(ctx context.Context) (sessionbridge.Store, io.Closer, error)
 	}
 	switch s.Kind {
 	case Redis:
-		if s.Cluster && s.conn.clusterOpts == nil || !s.Cluster && s.conn.redisOpts == nil {
-			return nil, nil, notParsed
-		}
 		var c redis.UniversalClient
-		if s.Cluster {
+		switch {
+		case s.Sentinel && s.conn.failoverOpts != nil:
+			c = redis.NewFailoverClient(s.conn.failoverOpts)
+		case s.Sentinel:
+			return nil, nil, notParsed
+		case s.Cluster && s.conn.clusterOpts != nil:
 			c = redis.NewClusterClient(s.conn.clusterOpts)
-		} else {
+		case !s.Cluster && s.conn.redisOpts != nil:
 			c = redis.NewClient(s.conn.redisOpts)
+		default:
+			return nil, nil, notParsed
 		}
 		if err := c.Ping(ctx).Err(); err != nil {
 			c.Close()
@@ -1282,22 +1348,19 @@ func (s *Spec) Open(ctx context.Context) (sessionbridge.Store, io.Closer, error)
 		}
 		return st, closer, nil
 	case Memcached:
-		sel, err := memcachedstore.NewServerSelector(s.Addrs...)
+		st, err := memcachedstore.NewRing(s.Addrs, s.Memcached)
 		if err != nil {
 			return nil, nil, unavailable(s, err)
 		}
-		c := memcache.NewFromSelector(sel)
-		if s.conn.memcacheTime > 0 {
-			c.Timeout = s.conn.memcacheTime
-		}
 		if err := ctx.Err(); err != nil {
+			_ = st.Close()
 			return nil, nil, err
 		}
-		if err := c.Ping(); err != nil {
-			c.Close()
+		if err := st.Ping(ctx); err != nil {
+			_ = st.Close()
 			return nil, nil, unavailable(s, err)
 		}
-		return memcachedstore.New(c, s.Memcached), closerFunc(c.Close), nil
+		return st, closerFunc(st.Close), nil
 	case File:
 		st, err := filestore.New(s.File)
 		if err != nil {

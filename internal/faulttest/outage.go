@@ -206,7 +206,7 @@ func newFixture(t *testing.T, store sessionbridge.Store) *fixture {
 	logger := slog.New(slog.NewTextHandler(&f.logs, nil))
 	var err error
 	f.bridge, err = sessionbridge.New(sessionbridge.Config{
-		Secrets: []string{"fault-test secret"},
+		Secrets: []string{Secret},
 		Store:   store,
 		Logger:  logger,
 	})
@@ -305,25 +305,27 @@ func (l *load) work(w int) {
 		c := l.do(ops[i%len(ops)])
 		l.perWorker[w] = append(l.perWorker[w], c)
 		if c.res == resOK {
-			last := &l.lastOK[c.op]
-			for v := last.Load(); int64(c.start)+1 > v && !last.CompareAndSwap(v, int64(c.start)+1); v = last.Load() {
-			}
+			markOK(&l.lastOK[c.op], c.start)
 		}
 		time.Sleep(2 * time.Millisecond) // a steady load, not a spin
 	}
 }
 
-// do makes one call of op and classifies its answer; a panic is
-// recovered and recorded as resPanic.
-func (l *load) do(op opKind) (c call) {
+// do makes one call of op on the fixture's session.
+func (l *load) do(op opKind) call { return l.f.do(op, l.f.sid, l.f.header, l.deadline, l.since) }
+
+// do makes one call of op for the session sid, whose Cookie header is
+// header, with its own deadline, and classifies its answer; a panic is
+// recovered and recorded as resPanic. Its times are on clock.
+func (f *fixture) do(op opKind, sid, header string, deadline time.Duration, clock func() time.Duration) (c call) {
 	c.op = op
-	ctx, cancel := context.WithTimeout(context.Background(), l.deadline)
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	rec := &hookRec{}
 	ctx = context.WithValue(ctx, hookKey{}, rec)
-	c.start = l.since()
+	c.start = clock()
 	defer func() {
-		c.end = l.since()
+		c.end = clock()
 		if p := recover(); p != nil {
 			c.res, c.why = resPanic, fmt.Sprintf("panic: %v\n%s", p, debug.Stack())
 		}
@@ -333,17 +335,17 @@ func (l *load) do(op opKind) (c call) {
 	case opLoadID, opLoad:
 		var s *sessionbridge.Session
 		if op == opLoadID {
-			s, c.err = l.f.bridge.LoadID(ctx, l.f.sid)
+			s, c.err = f.bridge.LoadID(ctx, sid)
 		} else {
 			r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/", nil)
-			r.Header.Set("Cookie", l.f.header)
-			s, c.err = l.f.bridge.Load(r)
+			r.Header.Set("Cookie", header)
+			s, c.err = f.bridge.Load(r)
 		}
 		c.res, c.why = classifyLoad(s, c.err)
 	case opAuthorize:
 		r := httptest.NewRequestWithContext(ctx, http.MethodGet, "/socket.io/?EIO=4&transport=websocket", nil)
-		r.Header.Set("Cookie", l.f.header)
-		a, err := l.f.auth.Authorize(ctx, r, nil)
+		r.Header.Set("Cookie", header)
+		a, err := f.auth.Authorize(ctx, r, nil)
 		c.err = err
 		c.res, c.anonymous, c.why = classifyAuth(a, err)
 	}
@@ -361,12 +363,24 @@ func (l *load) halt() {
 
 // successAfter waits until every operation has succeeded in a call that
 // started at or after from; false after recoverWait.
-func (l *load) successAfter(from time.Duration) bool {
+func (l *load) successAfter(from time.Duration) bool { return awaitSuccess(l.lastOK[:], from) }
+
+// markOK records a success of a call that started at start in last: the
+// latest such start (ns since the load's base, +1 so that zero means none).
+func markOK(last *atomic.Int64, start time.Duration) {
+	for v := last.Load(); int64(start)+1 > v && !last.CompareAndSwap(v, int64(start)+1); v = last.Load() {
+	}
+}
+
+// awaitSuccess waits until every entry of last (see markOK) records a
+// success of a call that started at or after from; false after
+// recoverWait.
+func awaitSuccess(last []atomic.Int64, from time.Duration) bool {
 	deadline := time.Now().Add(recoverWait)
 	for time.Now().Before(deadline) {
 		all := true
-		for i := range l.lastOK {
-			all = all && l.lastOK[i].Load() > int64(from)
+		for i := range last {
+			all = all && last[i].Load() > int64(from)
 		}
 		if all {
 			return true

@@ -1,7 +1,8 @@
 // Package faulttest starts private server instances (Redis, memcached,
-// PostgreSQL, the FerretDB MongoDB-wire server) for fault tests, breaks them
-// on demand and runs a steady session load across the outage (RunOutage;
-// StoreOutage is a store package's whole outage test).
+// PostgreSQL, the FerretDB MongoDB-wire server, and replicated Redis setups:
+// StartSentinel, StartReplicaCluster) for fault tests, breaks them on demand
+// and runs a steady session load across the outage (RunOutage; StoreOutage is
+// a store package's whole outage test) or a failover (RunFailover).
 //
 // Each Server listens on its own loopback port and keeps its data in its own
 // directory; the shared servers of `make services` (6379, 5432, 11211, 27017,
@@ -12,7 +13,8 @@
 // (nodetest.Unavailable). Every process is stopped and every directory
 // removed in t.Cleanup, whatever the test's outcome.
 //
-// FAULTTEST_DEBUG=1 makes RunOutage also log its phase times and slowest calls.
+// FAULTTEST_DEBUG=1 makes RunOutage and RunFailover also log their phase times
+// and per-operation counts.
 package faulttest
 
 import (

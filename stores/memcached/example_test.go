@@ -3,6 +3,8 @@ package memcachedstore_test
 import (
 	"fmt"
 	"net/http"
+	"sync/atomic"
+	"time"
 
 	"github.com/bradfitz/gomemcache/memcache"
 
@@ -41,4 +43,39 @@ func ExampleCryptoOptions() {
 	_ = store
 	fmt.Println(*opts.Crypto)
 	// Output: memcachedstore.CryptoOptions{Secret: xxxxx}
+}
+
+// Share sessions with a Node app that lists several memcached servers,
+// and follow the npm memcached client's rules when one fails:
+//
+//	new MemcachedStore({ hosts: ['10.0.0.1:11211', '10.0.0.2:11211', '10.0.0.3:11211'],
+//	  prefix: 'sess:', retries: 0, failures: 2, retry: 5000, remove: true })
+//
+// NewRing does no I/O; the events feed a metric.
+func ExampleNewRing() {
+	var removed atomic.Int64
+	store, err := memcachedstore.NewRing([]string{"10.0.0.1:11211", "10.0.0.2:11211", "10.0.0.3:11211"}, memcachedstore.Options{
+		Prefix: "sess:",
+		Ring: memcachedstore.RingOptions{
+			Retries:  -1, // retries: 0
+			Failures: 2,
+			Retry:    5 * time.Second,
+			Remove:   true,
+			OnEvent: func(ev memcachedstore.RingEvent) {
+				if ev.Kind == memcachedstore.RingRemoved {
+					removed.Add(1)
+				}
+			},
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer store.Close()
+	bridge, err := sessionbridge.New(sessionbridge.Config{Secrets: []string{"keyboard cat"}, Store: store})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(bridge.CookieName(), removed.Load())
+	// Output: connect.sid 0
 }

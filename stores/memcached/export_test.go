@@ -12,3 +12,27 @@ import (
 func (s *Store) Lifetime(sess *sessionjson.Session) time.Duration {
 	return jsdate.Duration(s.lifetimeSeconds(sess))
 }
+
+// RingServer is the server sid's key goes to on the ring of a store made
+// with NewRing now, whether the npm client's rules skip it or not; "" for
+// a store made with New or when no server is left.
+func (s *Store) RingServer(sid string) string {
+	r := s.ring
+	if r == nil {
+		return ""
+	}
+	key := s.Key(sid)
+	var evs []RingEvent
+	r.mu.Lock()
+	r.advance(r.now(), &evs)
+	name := ""
+	switch {
+	case len(r.names) == 1:
+		name = r.servers[0].name
+	case len(r.points) > 0:
+		name = ketamaServer(r.points, key)
+	}
+	r.mu.Unlock()
+	r.emit(evs)
+	return name
+}

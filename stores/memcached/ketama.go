@@ -86,9 +86,12 @@ func le32(b []byte) uint32 {
 }
 
 // server returns the server string for key: hashring's get().
-func (k *ketama) server(key string) string {
+func (k *ketama) server(key string) string { return ketamaServer(k.ring, key) }
+
+// ketamaServer returns the server string for key on ring (not empty).
+func ketamaServer(ring []ketamaPoint, key string) string {
 	h := md5.Sum([]byte(key))
-	return k.ring[ketamaFind(k.ring, le32(h[:]))].server
+	return ring[ketamaFind(ring, le32(h[:]))].server
 }
 
 // ketamaFind is hashring's find(), quirks included: a value above the last

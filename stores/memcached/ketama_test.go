@@ -10,6 +10,7 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -41,6 +42,7 @@ func TestKetamaMatchesNode(t *testing.T) {
 		{"127.0.0.1:11211", "127.0.0.1:11212"},
 		{"10.0.0.1:11211", "10.0.0.2:11211", "10.0.0.3:11211"},
 		{"cache-a:11211", "cache-b:11300", "cache-c:11211", "cache-d:12000", "cache-e:11211"},
+		{"10.0.0.1:11211", "10.0.0.1:11211", "10.0.0.2:11211"}, // listed twice: twice the points
 	} {
 		t.Run(strings.Join(servers, ","), func(t *testing.T) {
 			in, _ := json.Marshal(map[string]any{"servers": servers, "keys": keys})
@@ -67,7 +69,7 @@ func TestKetamaMatchesNode(t *testing.T) {
 				}
 				spread[got]++
 			}
-			if len(spread) != len(servers) {
+			if len(spread) != len(slices.Compact(slices.Clone(servers))) {
 				t.Fatalf("keys went to %d of %d servers: %v", len(spread), len(servers), spread)
 			}
 			t.Logf("%d keys, same server as Node for each: %v", len(keys), spread)
@@ -110,5 +112,25 @@ func TestKetamaSelector(t *testing.T) {
 func TestNoServers(t *testing.T) {
 	if _, err := NewServerSelector(); !errors.Is(err, memcache.ErrNoServers) {
 		t.Fatalf("no servers: %v, want memcache.ErrNoServers (a selector that would panic on first use)", err)
+	}
+}
+
+// TestNewRingServers: NewRing refuses an empty list, an empty name and a
+// name that is not host:port, with errors, never a store that panics.
+func TestNewRingServers(t *testing.T) {
+	for _, servers := range [][]string{nil, {""}, {"127.0.0.1:11211", ""}} {
+		if _, err := NewRing(servers, Options{}); !errors.Is(err, memcache.ErrNoServers) {
+			t.Errorf("%q: %v, want memcache.ErrNoServers", servers, err)
+		}
+	}
+	if _, err := NewRing([]string{"127.0.0.1"}, Options{}); err == nil {
+		t.Error("a server without a port was accepted")
+	}
+	st, err := NewRing([]string{"127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:2"}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(st.ring.servers); n != 2 {
+		t.Fatalf("%d clients for two servers", n)
 	}
 }

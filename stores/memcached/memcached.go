@@ -51,6 +51,20 @@
 // on the server that holds the key, so this is exact whatever the number
 // of servers.
 //
+// Several servers: [NewRing] takes the servers as the Node app lists them
+// and puts each key on the server the npm memcached client picks (its md5
+// ketama hashring), following the client's rules for servers that fail
+// ([RingOptions]: its retries, failures, retry, remove, failuresTimeout,
+// reconnect and timeout options). A server the rules skip answers
+// [ErrServerUnavailable], as Node answers "Server at ... not available";
+// with Remove, a server whose failures are used up leaves the ring and its
+// keys go to the next server, as in Node. Each Node process counts the
+// failures it sees and Go those it sees, so for a while Node and Go may
+// place a key differently: where that could turn into a logout, Go
+// answers [ErrRingUncertain] (a store error, so a 503) and reports it to
+// RingOptions.OnEvent and its log. docs/memcached-failover.md has the
+// rules Go follows, the window and the recommended settings.
+//
 // [Store.Touch] differs from connect-memcached's touch, which sets the whole
 // session it is given and so writes back the caller's stale copy over any
 // change made since the caller read the session (Node's own touches do
@@ -114,6 +128,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf16"
 
@@ -193,6 +208,10 @@ type Options struct {
 	// (see the package documentation); nil stores them in clear.
 	// (connect-memcached: secret)
 	Crypto *CryptoOptions
+	// Ring holds the npm memcached client's options for its servers, for
+	// a store made with NewRing. New ignores it: its client is the
+	// caller's.
+	Ring RingOptions
 }
 
 // CryptoOptions hold connect-memcached's secret. Printing them does not
@@ -212,16 +231,23 @@ func (c CryptoOptions) GoString() string { return c.String() }
 
 // Store is a connect-memcached compatible sessionbridge.Store.
 type Store struct {
-	client *memcache.Client
+	client *memcache.Client // New's; nil with NewRing
+	ring   *ring            // NewRing's; nil with New
 	opts   Options
 	// With Options.Crypto: the cipher, or cryptoErr for an empty secret.
 	cipher    *kruptein.Cipher
 	cryptoErr error
+	// abandoned counts the client calls left running at their context's
+	// deadline (see call).
+	abandoned sync.WaitGroup
 }
 
 var _ sessionbridge.ConditionalStore = (*Store)(nil)
 
-// New returns a store on client. It does no I/O.
+// New returns a store on client. It does no I/O. For several servers,
+// [NewRing] places the keys as the npm memcached client does through its
+// servers' failures too; a client on [NewServerSelector] does so only
+// while every server answers.
 func New(client *memcache.Client, opts Options) *Store {
 	opts.TTL = opts.TTL.Truncate(time.Second)
 	if opts.TTL < 0 {
@@ -238,6 +264,121 @@ func New(client *memcache.Client, opts Options) *Store {
 		}
 	}
 	return s
+}
+
+// NewRing returns a store on the memcached servers the Node app lists
+// (host:port, in the Node app's order; one is fine), with a connection
+// pool per server. Each key goes to the server the npm memcached client
+// picks for it, and Go follows the client's rules for servers that fail
+// with opts.Ring (the client's retries, failures, retry, remove,
+// failuresTimeout, reconnect and timeout options): a server the rules
+// skip fails with [ErrServerUnavailable], a server they remove hands its
+// keys to the next server on the ring, and where Go cannot tell on which
+// server the Node app reads a session the answer is [ErrRingUncertain],
+// never "not found". The rules count failures per process; what that
+// means is in docs/memcached-failover.md. It does no I/O; Close it when
+// done.
+func NewRing(servers []string, opts Options) (*Store, error) {
+	s := New(nil, opts)
+	r, err := newRing(servers, opts.Ring, s.opts.Now)
+	if err != nil {
+		return nil, err
+	}
+	s.ring = r
+	return s, nil
+}
+
+// Close waits for the client calls left running at their context's
+// deadline to end (each within the client's Timeout) and, for a store
+// made with NewRing, closes its connections. A store made with New leaves
+// its client to the caller. The store must not be used after Close.
+func (s *Store) Close() error {
+	s.abandoned.Wait()
+	if s.ring != nil {
+		return s.ring.close()
+	}
+	return nil
+}
+
+// Ping checks that every server answers.
+func (s *Store) Ping(ctx context.Context) error {
+	do := func(ctx context.Context, c *memcache.Client) error {
+		_, err := call(ctx, s, func() (struct{}, error) { return struct{}{}, c.Ping() })
+		return err
+	}
+	if s.ring != nil {
+		return s.ring.ping(ctx, do)
+	}
+	if err := do(ctx, s.client); err != nil {
+		return fmt.Errorf("memcachedstore: ping: %w", err)
+	}
+	return nil
+}
+
+// target is the server a call goes to: New's client, or one server of
+// the ring.
+type target struct {
+	c   *memcache.Client
+	srv *ringServer // nil for New's client
+}
+
+// route returns key's target and, with a ring, its route.
+func (s *Store) route(key string) (target, route, error) {
+	if s.ring == nil {
+		return target{c: s.client}, route{}, nil
+	}
+	rt, err := s.ring.route(key)
+	if err != nil {
+		return target{}, route{}, err
+	}
+	return target{c: rt.srv.client, srv: rt.srv}, rt, nil
+}
+
+// send runs fn, one client call on t, within ctx (see call). On a ring
+// server, a call that finds a kept connection closed by the server is
+// made again on another (the npm client would have connected anew), and,
+// with report, the outcome feeds the npm client's rules.
+func send[T any](ctx context.Context, s *Store, t target, report bool, fn func(*memcache.Client) (T, error)) (T, error) {
+	return call(ctx, s, func() (T, error) {
+		v, err := fn(t.c)
+		if t.srv == nil {
+			return v, err
+		}
+		for range memcache.DefaultMaxIdleConns {
+			if !closedConn(err) || ctx.Err() != nil {
+				break
+			}
+			v, err = fn(t.c)
+		}
+		if report {
+			s.ring.report(t.srv, err)
+		}
+		return v, err
+	})
+}
+
+// confirmMiss answers a miss on rt.srv while the key's owner is
+// unsettled: a Node process that placed the key on rt.alt may hold the
+// session there.
+func (s *Store) confirmMiss(ctx context.Context, key string, rt route) error {
+	owner := rt.srv.name
+	if rt.moved {
+		owner = rt.alt.name
+	}
+	_, err := send(ctx, s, target{c: rt.alt.client, srv: rt.alt}, false, func(c *memcache.Client) (*memcache.Item, error) { return c.Get(key) })
+	switch {
+	case err == nil:
+		return s.ring.uncertain(owner, "the session is on "+rt.alt.name+", where a Node process that placed the key otherwise keeps it")
+	case errors.Is(err, memcache.ErrCacheMiss):
+		return sessionbridge.ErrNotFound
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case rt.moved:
+		return s.ring.uncertain(owner, "not on "+rt.srv.name+", and its server before the removal cannot be asked")
+	}
+	// Where a Node process that removed the owner would look cannot be
+	// asked: such a process cannot read it either.
+	return sessionbridge.ErrNotFound
 }
 
 // Key returns the memcached key of a session id: prefix + id, or its MD5 in
@@ -285,7 +426,7 @@ func (s *Store) expiration(secs int64) int32 {
 
 // Get implements sessionbridge.Store: get, check the flags, decode.
 func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, error) {
-	sess, _, err := s.get(ctx, s.Key(sid))
+	sess, _, _, err := s.get(ctx, s.Key(sid))
 	return sess, err
 }
 
@@ -293,46 +434,54 @@ func (s *Store) Get(ctx context.Context, sid string) (*sessionjson.Session, erro
 // item's CAS id as the Version's Tag and Touched as the package
 // documentation describes.
 func (s *Store) GetVersion(ctx context.Context, sid string) (*sessionjson.Session, sessionbridge.Version, error) {
-	sess, cas, err := s.get(ctx, s.Key(sid))
+	sess, cas, _, err := s.get(ctx, s.Key(sid))
 	if err != nil {
 		return nil, sessionbridge.Version{}, err
 	}
 	return sess, sessionbridge.Version{Tag: strconv.FormatUint(cas, 10), Touched: s.touched(sess.Cookie)}, nil
 }
 
-// get reads key's item and decodes it, returning its CAS id too.
-func (s *Store) get(ctx context.Context, key string) (*sessionjson.Session, uint64, error) {
+// get reads key's item and decodes it, returning its CAS id and the
+// server it is on too.
+func (s *Store) get(ctx context.Context, key string) (*sessionjson.Session, uint64, target, error) {
+	var t target
 	if err := ctx.Err(); err != nil {
-		return nil, 0, err
+		return nil, 0, t, err
 	}
 	if s.cryptoErr != nil {
-		return nil, 0, s.cryptoErr
+		return nil, 0, t, s.cryptoErr
 	}
-	it, err := call(ctx, s.clientTimeout(), func() (*memcache.Item, error) { return s.client.Get(key) })
+	t, rt, err := s.route(key)
+	if err != nil {
+		return nil, 0, t, err
+	}
+	it, err := send(ctx, s, t, true, func(c *memcache.Client) (*memcache.Item, error) { return c.Get(key) })
 	switch {
+	case errors.Is(err, memcache.ErrCacheMiss) && rt.alt != nil:
+		return nil, 0, t, s.confirmMiss(ctx, key, rt)
 	case errors.Is(err, memcache.ErrCacheMiss):
-		return nil, 0, sessionbridge.ErrNotFound
+		return nil, 0, t, sessionbridge.ErrNotFound
 	case err != nil:
-		return nil, 0, wrap("get", key, err)
+		return nil, 0, t, wrap("get", key, err)
 	}
 	var raw []byte
 	switch {
 	case s.cipher != nil:
 		if raw, err = s.decrypt(it); err != nil {
-			return nil, 0, fmt.Errorf("memcachedstore: %w", err)
+			return nil, 0, t, fmt.Errorf("memcachedstore: %w", err)
 		}
 	case it.Flags == 0 && kruptein.IsRecord(it.Value):
-		return nil, 0, fmt.Errorf("memcachedstore: %w", ErrEncrypted)
+		return nil, 0, t, fmt.Errorf("memcachedstore: %w", ErrEncrypted)
 	case it.Flags != FlagJSON:
-		return nil, 0, fmt.Errorf("memcachedstore: %w (flags %d)", ErrWrongFlags, it.Flags)
+		return nil, 0, t, fmt.Errorf("memcachedstore: %w (flags %d)", ErrWrongFlags, it.Flags)
 	default:
 		raw = unescape(it.Value) // the client allocates each value
 	}
 	sess, err := s.opts.Decoder.DecodeOwnedContext(ctx, raw)
 	if err != nil {
-		return nil, 0, fmt.Errorf("memcachedstore: %w", err)
+		return nil, 0, t, fmt.Errorf("memcachedstore: %w", err)
 	}
-	return sess, it.CasID, nil
+	return sess, it.CasID, t, nil
 }
 
 // decrypt returns the session JSON of an encrypted item: connect-memcached
@@ -409,7 +558,11 @@ func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) 
 	if !ok {
 		return s.Destroy(ctx, sid)
 	}
-	if _, err := call(ctx, s.clientTimeout(), func() (struct{}, error) { return struct{}{}, s.client.Set(item) }); err != nil {
+	t, _, err := s.route(key)
+	if err != nil {
+		return err
+	}
+	if _, err := send(ctx, s, t, true, func(c *memcache.Client) (struct{}, error) { return struct{}{}, c.Set(item) }); err != nil {
 		return wrap("set", key, err)
 	}
 	return nil
@@ -432,7 +585,11 @@ func (s *Store) SetIf(ctx context.Context, sid string, sess *sessionjson.Session
 		return sessionbridge.Version{}, fmt.Errorf("memcachedstore: set: %w (the version is not a CAS id)", sessionbridge.ErrConflict)
 	}
 	key := s.Key(sid)
-	stored, err := s.cas(ctx, key, cas, sess)
+	t, _, err := s.route(key)
+	if err != nil {
+		return sessionbridge.Version{}, err
+	}
+	stored, err := s.cas(ctx, t, key, cas, sess)
 	switch {
 	case errors.Is(err, memcache.ErrCASConflict), errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
 		return sessionbridge.Version{}, fmt.Errorf("memcachedstore: set: %w", sessionbridge.ErrConflict)
@@ -444,12 +601,12 @@ func (s *Store) SetIf(ctx context.Context, sid string, sess *sessionjson.Session
 	return sessionbridge.Version{Touched: s.touched(sess.Cookie)}, nil
 }
 
-// cas writes sess under key if the item still has CAS id cas; a session
-// Set would delete is written with a negative exptime, which memcached
-// drops at once: a conditional delete. stored reports whether the session
-// is now held. The errors memcache.ErrCASConflict, ErrNotStored and
-// ErrCacheMiss (the item is gone) come back unwrapped.
-func (s *Store) cas(ctx context.Context, key string, cas uint64, sess *sessionjson.Session) (stored bool, err error) {
+// cas writes sess under key on t if the item still has CAS id cas; a
+// session Set would delete is written with a negative exptime, which
+// memcached drops at once: a conditional delete. stored reports whether
+// the session is now held. The errors memcache.ErrCASConflict,
+// ErrNotStored and ErrCacheMiss (the item is gone) come back unwrapped.
+func (s *Store) cas(ctx context.Context, t target, key string, cas uint64, sess *sessionjson.Session) (stored bool, err error) {
 	if cas == 0 {
 		return false, ErrNoCAS
 	}
@@ -461,7 +618,7 @@ func (s *Store) cas(ctx context.Context, key string, cas uint64, sess *sessionjs
 		item = &memcache.Item{Key: key, Value: []byte("{}"), Flags: FlagJSON, Expiration: -1}
 	}
 	item.CasID = cas
-	_, err = call(ctx, s.clientTimeout(), func() (struct{}, error) { return struct{}{}, s.client.CompareAndSwap(item) })
+	_, err = send(ctx, s, t, true, func(c *memcache.Client) (struct{}, error) { return struct{}{}, c.CompareAndSwap(item) })
 	switch {
 	case errors.Is(err, memcache.ErrCASConflict), errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCacheMiss):
 		return false, err
@@ -487,12 +644,12 @@ func (s *Store) Touch(ctx context.Context, sid string, sess *sessionjson.Session
 				return err
 			}
 		}
-		stored, cas, err := s.get(ctx, key)
+		stored, cas, t, err := s.get(ctx, key)
 		if err != nil {
 			return err
 		}
 		stored.Cookie = sess.Cookie
-		_, err = s.cas(ctx, key, cas, stored)
+		_, err = s.cas(ctx, t, key, cas, stored)
 		switch {
 		case errors.Is(err, memcache.ErrCASConflict):
 			continue // written meanwhile: read it again
@@ -505,21 +662,35 @@ func (s *Store) Touch(ctx context.Context, sid string, sess *sessionjson.Session
 }
 
 // Destroy implements sessionbridge.Store: delete; a missing key is fine.
+// With NewRing, while the key's server is unsettled (see
+// RingOptions.Settle), the key is also deleted, if it can be, on the
+// other server a Node process may keep it on.
 func (s *Store) Destroy(ctx context.Context, sid string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	key := s.Key(sid)
-	_, err := call(ctx, s.clientTimeout(), func() (struct{}, error) { return struct{}{}, s.client.Delete(key) })
+	t, rt, err := s.route(key)
+	if err != nil {
+		return err
+	}
+	del := func(c *memcache.Client) (struct{}, error) { return struct{}{}, c.Delete(key) }
+	_, err = send(ctx, s, t, true, del)
 	if err != nil && !errors.Is(err, memcache.ErrCacheMiss) {
 		return wrap("delete", key, err)
+	}
+	if rt.alt != nil {
+		_, _ = send(ctx, s, target{c: rt.alt.client, srv: rt.alt}, false, del)
 	}
 	return nil
 }
 
 // clientTimeout is the gomemcache client's own bound on one call.
 func (s *Store) clientTimeout() time.Duration {
-	if s.client.Timeout > 0 {
+	switch {
+	case s.ring != nil && s.opts.Ring.Timeout > 0:
+		return s.opts.Ring.Timeout
+	case s.client != nil && s.client.Timeout > 0:
 		return s.client.Timeout
 	}
 	return memcache.DefaultTimeout
@@ -531,12 +702,12 @@ func (s *Store) clientTimeout() time.Duration {
 // deadline sooner than the client's own timeout (a plain request context),
 // fn runs in place: the client's timeout bounds it, and the hot path pays
 // for no goroutine.
-func call[T any](ctx context.Context, clientTimeout time.Duration, fn func() (T, error)) (T, error) {
+func call[T any](ctx context.Context, s *Store, fn func() (T, error)) (T, error) {
 	if err := ctx.Err(); err != nil {
 		var zero T
 		return zero, err
 	}
-	if d, ok := ctx.Deadline(); !ok || time.Until(d) >= clientTimeout {
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) >= s.clientTimeout() {
 		return fn()
 	}
 	type result struct {
@@ -544,7 +715,9 @@ func call[T any](ctx context.Context, clientTimeout time.Duration, fn func() (T,
 		err error
 	}
 	done := make(chan result, 1) // buffered: an abandoned call never blocks
+	s.abandoned.Add(1)
 	go func() {
+		defer s.abandoned.Done()
 		v, err := fn()
 		done <- result{v, err}
 	}()

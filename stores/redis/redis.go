@@ -55,6 +55,16 @@
 // sessionjson.ErrTooLarge without being read, or read whole, and atomically,
 // with GETRANGE capped at the limit. Every command names one key, so this
 // works unchanged on a Redis Cluster, and needs no script.
+//
+// Failover: on a Sentinel setup (redis.NewFailoverClient) or a Redis
+// Cluster with replicas, a failover shows as errors (the Bridge's
+// sessionbridge.ErrStore, a 503, never "no session") for as long as no
+// master serves the session's key, and then the same client serves again
+// by itself. Replication is asynchronous: a write the old master
+// acknowledged but had not yet passed to its replica is lost with it. With
+// Options.WaitReplicas, Set, SetIf and Destroy also wait for replicas to
+// acknowledge the write (Redis WAIT) and fail with ErrNotReplicated when
+// too few did; docs/failover.md has what the fault tests measured.
 package redisstore
 
 import (
@@ -73,16 +83,23 @@ import (
 	"github.com/sessionbridge/sessionbridge/stores/internal/reclimit"
 )
 
-// Defaults, as connect-redis sets them.
+// Defaults, as connect-redis sets them (DefaultWaitTimeout is the Go
+// store's own).
 const (
-	DefaultPrefix    = "sess:"
-	DefaultTTL       = 86400 * time.Second
-	DefaultScanCount = 100
+	DefaultPrefix      = "sess:"
+	DefaultTTL         = 86400 * time.Second
+	DefaultScanCount   = 100
+	DefaultWaitTimeout = time.Second
 )
 
 // ErrWrongType means the session's key holds a Redis type other than a
 // string. It wraps sessionjson.ErrMalformed.
 var ErrWrongType = fmt.Errorf("%w: redis key is not a string", sessionjson.ErrMalformed)
+
+// ErrNotReplicated means a write made with Options.WaitReplicas reached
+// the master, but fewer replicas than asked acknowledged it within
+// Options.WaitTimeout: the master holds it, and a failover may lose it.
+var ErrNotReplicated = errors.New("redisstore: the write was not acknowledged by enough replicas")
 
 // Options mirror connect-redis's options. The zero value is its defaults.
 type Options struct {
@@ -107,6 +124,18 @@ type Options struct {
 	Decoder sessionjson.Decoder
 	// Now is the clock used for TTLs; default time.Now.
 	Now func() time.Time
+	// WaitReplicas makes Set, SetIf and Destroy wait, after writing,
+	// until that many replicas have acknowledged the write (Redis WAIT,
+	// sent after the write on the same connection to the key's master),
+	// for at most WaitTimeout. A write fewer replicas acknowledged in time
+	// returns an error wrapping ErrNotReplicated: the master has it, a
+	// failover may lose it. Touch never waits: a lost touch only leaves
+	// the session with the expiry the replica had. Default 0: no waiting,
+	// as connect-redis writes. (The Go store's own option.)
+	WaitReplicas int
+	// WaitTimeout bounds each wait of WaitReplicas; default one second
+	// (DefaultWaitTimeout). A shorter context deadline bounds it too.
+	WaitTimeout time.Duration
 }
 
 // Store is a connect-redis compatible sessionbridge.Store.
@@ -139,6 +168,9 @@ func New(client redis.UniversalClient, opts Options) *Store {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.WaitTimeout <= 0 {
+		opts.WaitTimeout = DefaultWaitTimeout
 	}
 	s := &Store{client: client, opts: opts, limit: reclimit.Of(opts.Decoder)}
 	s.first = firstRead(s.limit)
@@ -370,13 +402,89 @@ func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) 
 	if err != nil {
 		return fmt.Errorf("redisstore: %w", err)
 	}
-	args := []any{"set", s.Key(sid), val}
+	key := s.Key(sid)
+	args := []any{"set", key, val}
 	if !s.opts.DisableTTL {
 		args = append(args, "ex", ttl)
 	}
-	cmd := redis.NewStatusCmd(ctx, args...)
-	if err := s.client.Process(ctx, cmd); err != nil {
+	if err := s.write(ctx, key, redis.NewStatusCmd(ctx, args...)); err != nil {
 		return fmt.Errorf("redisstore: set: %w", err)
+	}
+	return nil
+}
+
+// write runs cmd, a write of key, and with Options.WaitReplicas waits for
+// the replicas (replicated).
+func (s *Store) write(ctx context.Context, key string, cmd redis.Cmder) error {
+	if s.opts.WaitReplicas <= 0 {
+		return s.client.Process(ctx, cmd)
+	}
+	return s.replicated(ctx, key, cmd)
+}
+
+// replicated sends cmd, a write of key, and WAIT in one pipeline to the
+// key's master (one connection, so that WAIT counts the replicas that
+// have cmd's write). It returns cmd's error, else WAIT's, else an error
+// wrapping ErrNotReplicated when fewer than Options.WaitReplicas replicas
+// acknowledged the write.
+//
+// On a Cluster the pipeline goes to the node the client knows as the key's
+// master. When that node answers MOVED (its slots moved, by a failover
+// say), the client's slot map is reloaded and the write tried once more;
+// after any other failure the client is asked to reload it, so that the
+// next write finds the new master.
+func (s *Store) replicated(ctx context.Context, key string, cmd redis.Cmder) error {
+	cc, cluster := s.client.(*redis.ClusterClient)
+	if !cluster {
+		return s.replicatedOn(ctx, s.client, cmd)
+	}
+	for try := 0; ; try++ {
+		m, err := cc.MasterForKey(ctx, key)
+		if err != nil {
+			return err
+		}
+		err = s.replicatedOn(ctx, m, cmd)
+		if err == nil || cmd.Err() == nil {
+			return err
+		}
+		if try > 0 || !redis.HasErrorPrefix(cmd.Err(), "MOVED") {
+			if !redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+				cc.ReloadState(ctx)
+			}
+			return err
+		}
+		// ForEachMaster reloads the slot map before it calls back.
+		if rerr := cc.ForEachMaster(ctx, func(context.Context, *redis.Client) error { return nil }); rerr != nil {
+			return err
+		}
+		cmd.SetErr(nil)
+	}
+}
+
+// replicatedOn is replicated on one node (or a failover client's master).
+func (s *Store) replicatedOn(ctx context.Context, node redis.Cmdable, cmd redis.Cmder) error {
+	timeout := s.opts.WaitTimeout
+	if d, ok := ctx.Deadline(); ok {
+		// WAIT answers its count before the caller gives up, with room
+		// for the round trip.
+		left := time.Until(d)
+		timeout = min(timeout, left-max(left/4, 25*time.Millisecond))
+	}
+	ms := max(timeout.Milliseconds(), 1) // WAIT 0 would wait forever
+	wait := redis.NewIntCmd(ctx, "wait", s.opts.WaitReplicas, ms)
+	p := node.Pipeline()
+	_ = p.Process(ctx, cmd)
+	_ = p.Process(ctx, wait)
+	_, _ = p.Exec(ctx) // each command carries its own error
+	if err := cmd.Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	n, err := wait.Result()
+	if err != nil {
+		return err
+	}
+	if n < int64(s.opts.WaitReplicas) {
+		return fmt.Errorf("%w: %d of %d within %v", ErrNotReplicated, n, s.opts.WaitReplicas, time.Duration(ms)*time.Millisecond)
 	}
 	return nil
 }
@@ -387,7 +495,9 @@ func (s *Store) Set(ctx context.Context, sid string, sess *sessionjson.Session) 
 // DEL), ARGV[3] the value and ARGV[4] the ttl. It returns 1 when it wrote,
 // 0 when the key holds something else, or nothing, or is not a string
 // (GET's error reply is a table, unequal to any string).
-var setIf = redis.NewScript(`
+var setIf = redis.NewScript(setIfSource)
+
+const setIfSource = `
 if redis.pcall('GET', KEYS[1]) ~= ARGV[1] then
 	return 0
 end
@@ -399,7 +509,7 @@ else
 	redis.call('DEL', KEYS[1])
 end
 return 1
-`)
+`
 
 // SetIf implements sessionbridge.ConditionalStore: in one atomic step on
 // the server, Set (SET key json EX ttl, or SET key json with DisableTTL, or
@@ -430,16 +540,39 @@ func (s *Store) SetIf(ctx context.Context, sid string, sess *sessionjson.Session
 			args = []any{v.Tag, "ex", val, ttl}
 		}
 	}
-	n, err := setIf.Run(ctx, s.client, []string{s.Key(sid)}, args...).Int()
+	n, waitErr, err := s.runSetIf(ctx, s.Key(sid), args)
 	switch {
 	case err != nil:
 		return sessionbridge.Version{}, fmt.Errorf("redisstore: set: %w", err)
 	case n == 0:
 		return sessionbridge.Version{}, errConflict
+	case waitErr != nil:
+		return sessionbridge.Version{}, fmt.Errorf("redisstore: set: %w", waitErr)
 	case ttl <= 0:
 		return sessionbridge.Version{}, nil
 	}
 	return sessionbridge.Version{Tag: string(val), Touched: s.touched(sess, now, ttl*1000)}, nil
+}
+
+// runSetIf runs the setIf script on key with args: its answer n (1 when it
+// wrote), and, with Options.WaitReplicas, the error of the wait for the
+// replicas (replicated) apart from the script's own error.
+func (s *Store) runSetIf(ctx context.Context, key string, args []any) (n int64, waitErr, err error) {
+	if s.opts.WaitReplicas <= 0 {
+		n, err = setIf.Run(ctx, s.client, []string{key}, args...).Int64()
+		return n, nil, err
+	}
+	// Script.Run's EVALSHA, falling back to EVAL, each followed by WAIT.
+	cmd := redis.NewCmd(ctx, append([]any{"evalsha", setIf.Hash(), 1, key}, args...)...)
+	waitErr = s.replicated(ctx, key, cmd)
+	if redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		cmd = redis.NewCmd(ctx, append([]any{"eval", setIfSource, 1, key}, args...)...)
+		waitErr = s.replicated(ctx, key, cmd)
+	}
+	if n, err = cmd.Int64(); err != nil {
+		return 0, nil, err
+	}
+	return n, waitErr, nil
 }
 
 // errConflict is SetIf's sessionbridge.ErrConflict.
@@ -467,7 +600,8 @@ func (s *Store) Touch(ctx context.Context, sid string, sess *sessionjson.Session
 
 // Destroy implements sessionbridge.Store: DEL key.
 func (s *Store) Destroy(ctx context.Context, sid string) error {
-	if err := s.client.Del(ctx, s.Key(sid)).Err(); err != nil {
+	key := s.Key(sid)
+	if err := s.write(ctx, key, redis.NewIntCmd(ctx, "del", key)); err != nil {
 		return fmt.Errorf("redisstore: destroy: %w", err)
 	}
 	return nil

@@ -3,13 +3,16 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionbridge/sessionbridge"
+	"github.com/sessionbridge/sessionbridge/internal/faulttest"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 	redisstore "github.com/sessionbridge/sessionbridge/stores/redis"
 )
@@ -270,5 +273,72 @@ func TestFeedManyEvents(t *testing.T) {
 				t.Fatal("Watch did not return after its context ended")
 			}
 		})
+	}
+}
+
+// TestFeedFollowsMaster: when the client's master changes while the old
+// one stays up (a Sentinel switch with the old master on the wrong side of
+// a network split), the feed's subscription, which stays connected to the
+// old master, moves to the new one within a few Refresh intervals, and the
+// notification setting is turned on there. The client dials whatever
+// server the test points it to, as a failover client dials the master the
+// sentinels name.
+func TestFeedFollowsMaster(t *testing.T) {
+	a, b := faulttest.StartRedis(t), faulttest.StartRedis(t)
+	var target atomic.Value
+	target.Store(a.Addr)
+	c := redis.NewClient(&redis.Options{
+		Addr: "master",
+		Dialer: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, target.Load().(string))
+		},
+		ConnMaxIdleTime:       time.Millisecond, // no pooled connection outlives the switch
+		ContextTimeoutEnabled: true,
+	})
+	t.Cleanup(func() { c.Close() })
+	st := redisstore.New(c, redisstore.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events := make(chan string, 64)
+	done := make(chan error, 1)
+	go func() {
+		done <- st.Feed(redisstore.FeedOptions{Configure: true, Refresh: 100 * time.Millisecond}).Watch(ctx, func(ev sessionbridge.SessionEvent) { events <- ev.ID })
+	}()
+	// seen writes sid on the server at addr until the feed reports it.
+	seen := func(addr, sid string, tries int) bool {
+		direct := redis.NewClient(&redis.Options{Addr: addr})
+		defer direct.Close()
+		for range tries {
+			if err := direct.Set(ctx, st.Key(sid), `{"cookie":{}}`, time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+			timeout := time.After(100 * time.Millisecond)
+		wait:
+			for {
+				select {
+				case id := <-events:
+					if id == sid {
+						return true
+					}
+				case err := <-done:
+					t.Fatalf("Watch returned early: %v", err)
+				case <-timeout:
+					break wait
+				}
+			}
+		}
+		return false
+	}
+	if !seen(a.Addr, "on-a", 50) {
+		t.Fatal("the feed reported no write on the first master within 5 s")
+	}
+	target.Store(b.Addr)
+	if !seen(b.Addr, "on-b", 30) {
+		t.Fatal("the feed reported no write on the new master within 3 s: it stayed subscribed to the old one")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Watch after cancel: %v", err)
 	}
 }

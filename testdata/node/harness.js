@@ -276,6 +276,43 @@ function storeBuilders(session, e = env) {
     return holder;
   }
 
+  // buildRedisSentinel: node-redis's createSentinel, which asks the sentinels REDIS_SENTINELS
+  // (host:port,host:port,...) for the master named REDIS_MASTER_NAME and follows it across
+  // failovers; same REDIS_* store options as redis.
+  function buildRedisSentinel() {
+    const { createSentinel } = require('redis');
+    const { RedisStore } = require('connect-redis');
+    const addrs = (e.REDIS_SENTINELS || '127.0.0.1:26379')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    const sentinelRootNodes = addrs.map((a) => {
+      const i = a.lastIndexOf(':');
+      const port = Number(a.slice(i + 1));
+      if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) {
+        fail(`REDIS_SENTINELS: bad address ${JSON.stringify(a)}`);
+      }
+      return { host: a.slice(0, i).replace(/^\[|\]$/g, ''), port };
+    });
+    const name = e.REDIS_MASTER_NAME || 'mymaster';
+    const client = createSentinel({ name, sentinelRootNodes });
+    const holder = {
+      store: new RedisStore(redisStoreOptions(client)),
+      what: `redis sentinel ${name} via ${addrs.join(',')}`,
+      abort: () => client.destroy(),
+      close: async () => {
+        if (client.isOpen) await client.close();
+      },
+      healthy: () => client.isReady,
+    };
+    client.on('error', (err) => {
+      holder.lastError = err;
+      log(`redis sentinel client error (${name}):`, err.message);
+    });
+    holder.ready = client.connect().then(() => client.ping());
+    return holder;
+  }
+
   function buildPostgres() {
     const pg = require('pg');
     const PgSession = require('connect-pg-simple')(session);
@@ -409,6 +446,7 @@ function storeBuilders(session, e = env) {
   return {
     redis: buildRedis,
     'redis-cluster': buildRedisCluster,
+    'redis-sentinel': buildRedisSentinel,
     postgres: buildPostgres,
     mongo: buildMongo,
     memcached: buildMemcached,
