@@ -294,19 +294,9 @@ func (m *Bridge) get(r *http.Request) (string, int, error) {
 // no signature), ErrMalformed (no value, or longer than
 // Config.MaxHeaderBytes) or ErrBadSignature.
 func (m *Bridge) SessionIDFromValue(value string) (string, error) {
-	if m.maxHdr > 0 && len(value) > m.maxHdr {
-		return "", noSession(fmt.Errorf("%w: value of %d bytes, limit %d", cookiesig.ErrMalformed, len(value), m.maxHdr))
-	}
-	i := strings.LastIndexByte(value, '.')
-	if i < 0 || i == len(value)-1 {
-		return "", noSession(cookiesig.ErrNotSigned)
-	}
-	v, sig := value[:i], value[i+1:]
-	if v == "" {
-		return "", noSession(fmt.Errorf("%w: empty value", cookiesig.ErrMalformed))
-	}
-	if m.kg.Index(m.name+"="+v, sig) < 0 {
-		return "", noSession(cookiesig.ErrBadSignature)
+	v, err := bridgekit.SignedValue(m.kg, m.name, value, m.maxHdr)
+	if err != nil {
+		return "", noSession(err)
 	}
 	return v, nil
 }

@@ -98,6 +98,30 @@ func TestKeygripGetErrors(t *testing.T) {
 	}
 }
 
+// TestKeygripGetNoAlloc: verifying a signed cookie (cookie-session's and
+// koa-session's read path) allocates nothing, with the signing key and with
+// an older one, for every hash.
+func TestKeygripGetNoAlloc(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
+	for _, alg := range []string{"sha1", "sha256", "sha512"} {
+		kg, _ := cookiesig.NewKeygrip(alg, "new-key", "old-key")
+		old, _ := cookiesig.NewKeygrip(alg, "old-key")
+		for i, signer := range []*cookiesig.Keygrip{kg, old} {
+			value := "eyJwYXNzcG9ydCI6eyJ1c2VyIjo0Mn19"
+			header := "_ga=GA1.1.123; session=" + value + "; session.sig=" + signer.Sign("session="+value) + "; theme=dark"
+			if n := testing.AllocsPerRun(100, func() {
+				if v, k, err := kg.Get(header, "session", cookiesig.DefaultMaxHeaderBytes); err != nil || k != i || v != value {
+					t.Fatalf("%s: %q %d %v", alg, v, k, err)
+				}
+			}); n != 0 {
+				t.Errorf("%s, key %d: %v allocations per Get", alg, i, n)
+			}
+		}
+	}
+}
+
 // TestKeygripAgainstNode runs the cookies package's get(name, {signed:
 // true}) and keygrip's sign on random headers and requires the same value,
 // the same verdict and the same .sig re-issue or clearing.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/cookiesig"
@@ -46,29 +45,14 @@ func (b *Bridge) SessionID(r *http.Request) (string, error) {
 // dot, or no signature), ErrBadSignature, ErrMalformed (an empty value, or
 // longer than MaxHeaderBytes), or ErrInvalidKey.
 func (b *Bridge) SessionIDFromValue(value string) (string, error) {
-	id, err := b.idFromValue(value)
+	id, err := bridgekit.SignedValue(b.kg, b.name, value, b.maxHdr)
+	if err == nil {
+		err = b.checkID(id)
+	}
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", sessionbridge.ErrNoSession, err)
 	}
 	return id, nil
-}
-
-func (b *Bridge) idFromValue(value string) (string, error) {
-	if b.maxHdr > 0 && len(value) > b.maxHdr {
-		return "", fmt.Errorf("%w: value of %d bytes, limit %d", cookiesig.ErrMalformed, len(value), b.maxHdr)
-	}
-	i := strings.LastIndexByte(value, '.')
-	if i < 0 || i == len(value)-1 {
-		return "", cookiesig.ErrNotSigned
-	}
-	id, sig := value[:i], value[i+1:]
-	if id == "" {
-		return "", fmt.Errorf("%w: empty value", cookiesig.ErrMalformed)
-	}
-	if b.kg.Index(b.name+"="+id, sig) < 0 {
-		return "", cookiesig.ErrBadSignature
-	}
-	return id, b.checkID(id)
 }
 
 // checkID refuses, in store mode, a key koa-session's default genid would

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -21,27 +20,6 @@ import (
 	sqlstore "github.com/sessionbridge/sessionbridge/stores/sql"
 	"github.com/sessionbridge/sessionbridge/storeurl"
 )
-
-// mariaDB returns the test MariaDB as a mysql:// URL (without a query) and
-// a connection to it.
-func mariaDB(t *testing.T) (string, *sql.DB) {
-	t.Helper()
-	dsn := services.MariaDBDSN(t)
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	ui := url.User(cfg.User)
-	if cfg.Passwd != "" {
-		ui = url.UserPassword(cfg.User, cfg.Passwd)
-	}
-	return "mysql://" + ui.String() + "@" + cfg.Addr + "/" + url.PathEscape(cfg.DBName), db
-}
 
 // dropTable drops table when the test ends.
 func dropTable(t *testing.T, db *sql.DB, table string) {
@@ -111,7 +89,7 @@ func setGet(t *testing.T, ctx context.Context, rawURL string) string {
 func TestLiveMySQLFormats(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	base, db := mariaDB(t)
+	base, db := services.MariaDB(t)
 
 	t.Run("connect-session-knex", func(t *testing.T) {
 		table := uniq(t)
@@ -187,7 +165,7 @@ func TestLiveMySQLFormats(t *testing.T) {
 func TestLiveMySQLOpenErrors(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	base, _ := mariaDB(t)
+	base, _ := services.MariaDB(t)
 	host := base[strings.LastIndexByte(base, '@')+1:]
 	for _, u := range []string{
 		"mysql://nobodyUsrK9q:PwA7xSSW0RDZq8Jv@" + host + "?format=connect-session-knex&timeout=5s",

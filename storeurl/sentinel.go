@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
-
-	redisstore "github.com/sessionbridge/sessionbridge/stores/redis"
 )
 
 // DefaultSentinelPort is the port of a sentinel in a redis+sentinel:// URL
@@ -28,30 +26,12 @@ var sentinelRefused = []struct{ names, why string }{
 // parseSentinel parses a redis+sentinel:// or rediss+sentinel:// URL (see
 // the package documentation, "Redis Sentinel").
 func parseSentinel(rawURL string) (*Spec, error) {
-	p, err := split(rawURL)
+	p, s, q, err := parseRedisCommon(rawURL, DefaultSentinelPort)
 	if err != nil {
 		return nil, err
 	}
-	s := &Spec{Kind: Redis, Sentinel: true, TLS: p.scheme == "rediss+sentinel", redacted: p.redacted, conn: &driverConfig{secrets: p.secrets}}
-	for i, h := range p.hosts {
-		a, err := hostPort(h, DefaultSentinelPort, i, len(p.hosts))
-		if err != nil {
-			return nil, err
-		}
-		s.Addrs = append(s.Addrs, a)
-	}
+	s.Sentinel = true
 	if s.MasterName, s.RedisDB, err = sentinelPath(p.path); err != nil {
-		return nil, err
-	}
-	q, err := parseQuery(p.query)
-	if err != nil {
-		return nil, err
-	}
-	s.Redis.Prefix = redisstore.DefaultPrefix
-	if _, err := q.format(s, false); err != nil {
-		return nil, err
-	}
-	if err := q.storeOptions(s, &redisOptions); err != nil {
 		return nil, err
 	}
 	for _, r := range sentinelRefused {
@@ -72,18 +52,11 @@ func parseSentinel(rawURL string) (*Spec, error) {
 	// The driver parses the query's own options: the URL it gets holds no
 	// credentials (they are set below), so none of its messages can quote
 	// them.
-	scheme := "redis"
-	if s.TLS {
-		scheme = "rediss"
-	}
-	driverURL := func(query string) string {
-		u := scheme + "://" + s.Addrs[0]
-		if query != "" {
-			u += "?" + query
-		}
-		return u
-	}
-	o, err := viaDriver("go-redis", driverURL(q.encode()), driverURL(q.masked()), redis.ParseFailoverURL)
+	driver := parts{scheme: strings.TrimSuffix(p.scheme, "+sentinel")}
+	o, err := viaDriver("go-redis",
+		join(driver, "", s.Addrs[:1], "", q.encode()),
+		join(driver, "", s.Addrs[:1], "", q.masked()),
+		redis.ParseFailoverURL)
 	if err != nil {
 		return nil, err
 	}

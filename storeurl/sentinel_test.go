@@ -114,6 +114,19 @@ func TestParseSentinelBad(t *testing.T) {
 		{"redis+sentinel://u:" + pw + "/x@h/m", `"@" after the host list`},
 		{"redis+sentinel://u:" + pw + " x@h/m", "percent-encoded"},
 		{"redis+sentinel:h/m", "start with redis+sentinel://"},
+		{"redis+sentinel://h//", "path"},
+		{"redis+sentinel://h/?prefix=p:", "path"},
+		{"redis+sentinel://h,h:26379/m", "host 2 of 2 is host 1 again"},
+		{"redis+sentinel://u:" + pw + "@h1,h2,[::1]:26379,h2/m", "host 4 of 4 is host 2 again"},
+		// The master's password twice, in the userinfo and in the query.
+		{"redis+sentinel://u:" + pw + "@h/m?password=" + pw + "x", "userinfo"},
+		{"redis+sentinel://:" + pw + "@h/m?Password=" + pw, "Password"},
+		// sentinel_password's value is never quoted, whatever else fails.
+		{"redis+sentinel://h/m?sentinel_password=" + pw + "&dial_timeout=soon", "dial_timeout"},
+		{"redis+sentinel://h/m?Sentinel_Password=" + pw, "Sentinel_Password"},
+		{"redis+sentinel://h/m?sentinel_password=" + pw + "&format=connect-pg-simple", "format"},
+		{"redis://h?sentinel_password=" + pw, "sentinel_password"},
+		{"redis://u:" + pw + "@h1,h2?sentinel_password=" + pw, "sentinel_password"},
 	} {
 		s, err := Parse(tc.url)
 		if err == nil {
@@ -130,6 +143,84 @@ func TestParseSentinelBad(t *testing.T) {
 			t.Errorf("%s: the error shows the password: %v", tc.url, err)
 		}
 	}
+}
+
+// TestRedisHostsOnce: a redis:// host list (a Cluster's nodes) refuses a
+// server listed twice, as a redis+sentinel:// one does, however its port
+// is written; the same host on two ports is two servers.
+func TestRedisHostsOnce(t *testing.T) {
+	for _, u := range []string{"redis://h,h", "redis://h:6379,h", "rediss://[::1],[::1]:6379", "redis://a:7001,b:7001,a:7001"} {
+		if s, err := Parse(u); err == nil || !errors.Is(err, ErrBadURL) || !strings.Contains(err.Error(), "again") {
+			t.Errorf("%s: %v, %v; want ErrBadURL naming the host given again", u, s, err)
+		}
+	}
+	for _, u := range []string{"redis://h:7001,h:7002", "redis+sentinel://h:26379,h:26380/m"} {
+		if s, err := Parse(u); err != nil || len(s.Addrs) != 2 {
+			t.Errorf("%s: %v, %v; want two servers", u, s, err)
+		}
+	}
+}
+
+// TestSentinelLongHostList parses redis+sentinel:// URLs of up to
+// MaxURLLength bytes listing distinct sentinels: every one is kept, in
+// order; the same list with its first sentinel repeated at the end is
+// refused; and the work (allocations counted, not timed) of a list twice
+// as long is about twice as much.
+func TestSentinelLongHostList(t *testing.T) {
+	build := func(size int, repeatFirst bool) (string, int) {
+		var b strings.Builder
+		b.WriteString("redis+sentinel://app:Pw9long@")
+		n := 0
+		for {
+			h := fmt.Sprintf("s%d.example:%d", n, 26379+n%1000)
+			if b.Len()+len(h)+1+len("/m?sentinel_password=Pw9sentinel")+len(",s0.example:26379") > size {
+				break
+			}
+			if n > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(h)
+			n++
+		}
+		if repeatFirst {
+			b.WriteString(",s0.example:26379")
+			n++
+		}
+		b.WriteString("/m?sentinel_password=Pw9sentinel")
+		return b.String(), n
+	}
+	u, n := build(MaxURLLength, false)
+	if len(u) < MaxURLLength-32 || n < 500 {
+		t.Fatalf("the URL is %d bytes with %d sentinels", len(u), n)
+	}
+	s, err := Parse(u)
+	if err != nil {
+		t.Fatalf("%d bytes, %d sentinels: %v", len(u), n, err)
+	}
+	if len(s.Addrs) != n || s.Addrs[n-1] != fmt.Sprintf("s%d.example:%d", n-1, 26379+(n-1)%1000) || !slices.Equal(s.conn.failoverOpts.SentinelAddrs, s.Addrs) {
+		t.Errorf("%d sentinels kept of %d", len(s.Addrs), n)
+	}
+	if strings.Contains(s.String(), "Pw9") {
+		t.Errorf("String() shows a password")
+	}
+	dup, nd := build(MaxURLLength, true)
+	if _, err := Parse(dup); !errors.Is(err, ErrBadURL) || !strings.Contains(err.Error(), fmt.Sprintf("host %d of %d is host 1 again", nd, nd)) || strings.Contains(err.Error(), "Pw9") {
+		t.Errorf("%d bytes, the first of %d sentinels again at the end: %v", len(dup), nd, err)
+	}
+
+	half, _ := build(MaxURLLength/2, false)
+	allocs := func(u string) float64 {
+		return testing.AllocsPerRun(3, func() {
+			if _, err := Parse(u); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	a, b := allocs(half), allocs(u)
+	if b > 2.5*a {
+		t.Errorf("%.0f allocations for %d bytes, %.0f for %d: not linear", a, len(half), b, len(u))
+	}
+	t.Logf("%d sentinels: %.0f allocations; half as many: %.0f", n, b, a)
 }
 
 // TestSentinelRedacted: neither String nor any printing of the Spec shows

@@ -46,7 +46,9 @@
 //
 // Its parts:
 //   - the hosts are the sentinels (default port 26379, [DefaultSentinelPort]);
-//     list several, the client asks the next when one does not answer;
+//     list several, the client asks the next when one does not answer
+//     (a sentinel listed twice is refused, as a Cluster node listed twice
+//     in a redis:// URL is);
 //   - the path's first segment is the master's name, as the sentinels
 //     monitor it (sentinel monitor <name> ...), percent-encoded where it
 //     needs to be; a second segment is the database (default 0);
@@ -131,7 +133,8 @@
 //     failuresTimeout (300000), reconnect (18000000): the npm memcached
 //     client's rules for servers that fail, which the Go store follows
 //     (memcachedstore.RingOptions; delays in milliseconds as the npm
-//     client takes them, or Go durations)
+//     client takes them, or Go durations); with one server they change
+//     nothing: its keys cannot move, and every call tries the server
 //   - secret is refused in the URL: give it to [Spec.SetSecret], which sets
 //     Memcached.Crypto (encrypted sessions as connect-memcached's secret
 //     option stores them); hashing and algorithm are not supported
@@ -961,28 +964,46 @@ func join(p parts, userinfo string, hosts []string, path, query string) string {
 	return b.String()
 }
 
-func parseRedis(rawURL string) (*Spec, error) {
+// parseRedisCommon parses what redis://, rediss:// and their +sentinel
+// forms share: the host list (defPort where a host names none; a server
+// listed twice is refused, as a typo that would otherwise make a Cluster
+// of one server or ask one sentinel twice), the query, and connect-redis's
+// store options, which it takes out of the query.
+func parseRedisCommon(rawURL, defPort string) (parts, *Spec, query, error) {
 	p, err := split(rawURL)
 	if err != nil {
-		return nil, err
+		return p, nil, query{}, err
 	}
-	s := &Spec{Kind: Redis, TLS: p.scheme == "rediss", redacted: p.redacted, conn: &driverConfig{secrets: p.secrets}}
+	s := &Spec{Kind: Redis, TLS: strings.HasPrefix(p.scheme, "rediss"), redacted: p.redacted, conn: &driverConfig{secrets: p.secrets}}
+	seen := make(map[string]int, len(p.hosts))
 	for i, h := range p.hosts {
-		a, err := hostPort(h, DefaultRedisPort, i, len(p.hosts))
+		a, err := hostPort(h, defPort, i, len(p.hosts))
 		if err != nil {
-			return nil, err
+			return p, nil, query{}, err
 		}
+		if j, ok := seen[a]; ok {
+			return p, nil, query{}, badf("host %d of %d is host %d again: list each server once", i+1, len(p.hosts), j+1)
+		}
+		seen[a] = i
 		s.Addrs = append(s.Addrs, a)
 	}
 	q, err := parseQuery(p.query)
 	if err != nil {
-		return nil, err
+		return p, nil, query{}, err
 	}
 	s.Redis.Prefix = redisstore.DefaultPrefix
 	if _, err := q.format(s, false); err != nil {
-		return nil, err
+		return p, nil, query{}, err
 	}
 	if err := q.storeOptions(s, &redisOptions); err != nil {
+		return p, nil, query{}, err
+	}
+	return p, s, q, nil
+}
+
+func parseRedis(rawURL string) (*Spec, error) {
+	p, s, q, err := parseRedisCommon(rawURL, DefaultRedisPort)
+	if err != nil {
 		return nil, err
 	}
 	path := strings.Trim(p.path, "/")

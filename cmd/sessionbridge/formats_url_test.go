@@ -2,13 +2,10 @@ package main
 
 import (
 	"context"
-	"database/sql"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/go-sql-driver/mysql"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -54,27 +51,6 @@ func TestBridgeConfigFormats(t *testing.T) {
 	}
 }
 
-// mariaDBURL returns the test MariaDB as a mysql:// URL (no query) and a
-// connection to it.
-func mariaDBURL(t *testing.T) (string, *sql.DB) {
-	t.Helper()
-	dsn := services.MariaDBDSN(t)
-	cfg, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	ui := url.User(cfg.User)
-	if cfg.Passwd != "" {
-		ui = url.UserPassword(cfg.User, cfg.Passwd)
-	}
-	return "mysql://" + ui.String() + "@" + cfg.Addr + "/" + url.PathEscape(cfg.DBName), db
-}
-
 // TestMintInspectMariaDB: mint writes a session through each MySQL preset
 // of the URL (express-mysql-session creating its table, as with
 // createDatabaseTable), and inspect reads it back: the record the table
@@ -82,7 +58,7 @@ func mariaDBURL(t *testing.T) (string, *sql.DB) {
 // session are refused.
 func TestMintInspectMariaDB(t *testing.T) {
 	ctx := context.Background()
-	base, db := mariaDBURL(t)
+	base, db := services.MariaDB(t)
 	for _, tc := range []struct{ format, query, table, data, id string }{
 		{"express-mysql-session", "&createDatabaseTable=true&schema.tableName=", "", "data", "session_id"},
 		{"connect-session-knex", "&createTable=true&tableName=", "", "sess", "sid"},

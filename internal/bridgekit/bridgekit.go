@@ -1,10 +1,12 @@
 // Package bridgekit holds what the session bridges (the express-session
 // one of the root package, cookiesession and koasession) do alike: their
-// defaults, the Cookie header as Node hands it on, express's req.secure and
-// the names of the SameSite modes.
+// defaults, the Cookie header as Node hands it on, express's req.secure,
+// the names of the SameSite modes and a keygrip-signed cookie presented
+// outside a Cookie header.
 package bridgekit
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -70,4 +72,30 @@ func SameSite(mode http.SameSite) (string, bool) {
 		return "none", true
 	}
 	return "", false
+}
+
+// SignedValue verifies a keygrip-signed cookie presented outside a Cookie
+// header (a socket.io auth payload, a query parameter) as one string,
+// "<value>.<signature>": the value of the cookie name, a dot and the value
+// of name.sig. The signature, URL-safe base64, never holds a dot, so the
+// last dot separates them. It returns the value. Errors:
+// cookiesig.ErrMalformed (longer than maxBytes, when that is positive, or
+// an empty value), ErrNotSigned (no dot, or no signature) or
+// ErrBadSignature.
+func SignedValue(kg *cookiesig.Keygrip, name, signed string, maxBytes int) (string, error) {
+	if maxBytes > 0 && len(signed) > maxBytes {
+		return "", fmt.Errorf("%w: value of %d bytes, limit %d", cookiesig.ErrMalformed, len(signed), maxBytes)
+	}
+	i := strings.LastIndexByte(signed, '.')
+	if i < 0 || i == len(signed)-1 {
+		return "", cookiesig.ErrNotSigned
+	}
+	value, sig := signed[:i], signed[i+1:]
+	if value == "" {
+		return "", fmt.Errorf("%w: empty value", cookiesig.ErrMalformed)
+	}
+	if kg.Index(name+"="+value, sig) < 0 {
+		return "", cookiesig.ErrBadSignature
+	}
+	return value, nil
 }

@@ -2,9 +2,11 @@ package bridgekit
 
 import (
 	"crypto/tls"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,5 +84,37 @@ func TestSameSite(t *testing.T) {
 	}
 	if got, ok := SameSite(9); ok || got != "" {
 		t.Errorf("unknown mode: %q %v", got, ok)
+	}
+}
+
+func TestSignedValue(t *testing.T) {
+	kg, _ := cookiesig.NewKeygrip("", "new", "old")
+	old, _ := cookiesig.NewKeygrip("", "old")
+	stranger, _ := cookiesig.NewKeygrip("", "stranger")
+	good := "e30=." + kg.Sign("session=e30=")
+	for _, c := range []struct {
+		signed string
+		max    int
+		want   error
+	}{
+		{good, 0, nil},
+		{"e30=." + old.Sign("session=e30="), 0, nil},
+		{good, len(good), nil},
+		{good, len(good) - 1, cookiesig.ErrMalformed},
+		{"." + kg.Sign("session="), 0, cookiesig.ErrMalformed},
+		{"e30=", 0, cookiesig.ErrNotSigned},
+		{"e30=.", 0, cookiesig.ErrNotSigned},
+		{"", 0, cookiesig.ErrNotSigned},
+		{"e30=." + stranger.Sign("session=e30="), 0, cookiesig.ErrBadSignature},
+		{"e30=." + kg.Sign("koa.sess=e30="), 0, cookiesig.ErrBadSignature},
+		{good + ".", 0, cookiesig.ErrNotSigned},
+	} {
+		v, err := SignedValue(kg, "session", c.signed, c.max)
+		if c.want == nil && (err != nil || v != "e30=") || c.want != nil && (!errors.Is(err, c.want) || v != "") {
+			t.Errorf("%q (limit %d): %q, %v; want %v", c.signed, c.max, v, err, c.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "e30") {
+			t.Errorf("the error shows the cookie: %v", err)
+		}
 	}
 }

@@ -217,12 +217,7 @@ func (o *Failover) setDefaults() {
 	if o.NodeWorkers <= 0 {
 		o.NodeWorkers = 2
 	}
-	if o.Deadline <= 0 {
-		o.Deadline = 300 * time.Millisecond
-	}
-	if o.Slack <= 0 {
-		o.Slack = 2 * time.Second
-	}
+	callDefaults(&o.Deadline, &o.Slack)
 }
 
 // A stored session the load reads: written by Node (by == byNode), by a
@@ -287,16 +282,13 @@ type req struct {
 
 // run is one RunFailover load.
 type run struct {
+	crew
 	t       *testing.T
 	o       Failover
 	f       *fixture
 	writers []*sessionbridge.Bridge
 	http    *http.Client
 	pool    pool
-	base    time.Time
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	halted  bool
 	reqs    [][]req        // per worker
 	lastOK  []atomic.Int64 // per kind, see markOK
 	workers int
@@ -305,7 +297,7 @@ type run struct {
 // startRun starts the clock and the workers.
 func startRun(t *testing.T, o Failover, f *fixture) *run {
 	t.Helper()
-	r := &run{t: t, o: o, f: f, base: time.Now(), stop: make(chan struct{})}
+	r := &run{crew: newCrew(), t: t, o: o, f: f}
 	r.http = &http.Client{Timeout: nodeTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: o.NodeWorkers}}
 	for _, w := range o.Writers {
 		b, err := sessionbridge.New(sessionbridge.Config{Secrets: []string{Secret}, Store: w.Store})
@@ -320,49 +312,35 @@ func startRun(t *testing.T, o Failover, f *fixture) *run {
 	r.reqs = make([][]req, r.workers)
 	w := 0
 	for range o.ReadWorkers {
-		r.start(w, r.read)
+		r.worker(w, r.read)
 		w++
 	}
 	for range o.NodeWorkers {
-		r.start(w, r.login)
+		r.worker(w, r.login)
 		w++
 	}
 	for i := range o.Writers {
-		r.start(w, func(int) req { return r.write(i) })
+		r.worker(w, func(int) req { return r.write(i) })
 		w++
 	}
 	return r
 }
 
-func (r *run) since() time.Duration { return time.Since(r.base) }
-
-// start runs worker w, which calls next until halt, 2 ms apart.
-func (r *run) start(w int, next func(i int) req) {
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		for i := w; ; i++ {
-			select {
-			case <-r.stop:
-				return
-			default:
-			}
-			q := next(i)
-			r.reqs[w] = append(r.reqs[w], q)
-			if q.res == resOK {
-				markOK(&r.lastOK[q.kind], q.start)
-			}
-			time.Sleep(2 * time.Millisecond)
+// worker starts worker w, which records the requests next makes.
+func (r *run) worker(w int, next func(i int) req) {
+	r.start(w, func(i int) {
+		q := next(i)
+		r.reqs[w] = append(r.reqs[w], q)
+		if q.res == resOK {
+			markOK(&r.lastOK[q.kind], q.start)
 		}
-	}()
+	})
 }
 
-// read reads a session of the pool with the i-th operation of the cycle
-// LoadID, Authorize, Load, Authorize.
+// read reads a session of the pool with the i-th operation of readCycle.
 func (r *run) read(i int) req {
-	ops := [...]opKind{opLoadID, opAuthorize, opLoad, opAuthorize}
 	idx, s := r.pool.pick()
-	op := ops[i%len(ops)]
+	op := readCycle[i%len(readCycle)]
 	return req{call: r.f.do(op, s.sid, s.header, r.o.Deadline, r.since), kind: int(op), sess: idx, sid: s.sid}
 }
 
@@ -441,14 +419,11 @@ func (r *run) write(w int) (q req) {
 	return q
 }
 
-// halt stops the workers and waits for them; calling it again does nothing.
+// halt stops the workers, waits for them and closes the idle Node
+// connections; calling it again does nothing more.
 func (r *run) halt() {
-	if !r.halted {
-		r.halted = true
-		close(r.stop)
-		r.wg.Wait()
-		r.http.CloseIdleConnections()
-	}
+	r.crew.halt()
+	r.http.CloseIdleConnections()
 }
 
 // failoverTimes is when each phase of a run began, on the run's clock.

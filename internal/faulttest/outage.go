@@ -177,11 +177,17 @@ func (o *Outage) setDefaults() {
 	if o.Workers <= 0 {
 		o.Workers = 8
 	}
-	if o.Deadline <= 0 {
-		o.Deadline = 300 * time.Millisecond
+	callDefaults(&o.Deadline, &o.Slack)
+}
+
+// callDefaults fills in a zero per-call deadline (300 ms) and hang slack
+// (2 s), the defaults of Outage and Failover.
+func callDefaults(deadline, slack *time.Duration) {
+	if *deadline <= 0 {
+		*deadline = 300 * time.Millisecond
 	}
-	if o.Slack <= 0 {
-		o.Slack = 2 * time.Second
+	if *slack <= 0 {
+		*slack = 2 * time.Second
 	}
 }
 
@@ -263,17 +269,59 @@ func (f *fixture) reseed(deadline time.Duration) error {
 	}
 }
 
-// load is the steady load on a fixture: goroutines calling
-// Bridge.LoadID, Authorizer.Authorize, Bridge.Load and
-// Authorizer.Authorize in turn, 2 ms apart, each call with its own
-// deadline, every call recorded. Times are on its clock (since).
+// crew runs the goroutines of a load, RunOutage's and RunFailover's:
+// each makes its calls 2 ms apart until halt. Times are on its clock
+// (since).
+type crew struct {
+	base   time.Time
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	halted bool
+}
+
+// newCrew starts the clock.
+func newCrew() crew { return crew{base: time.Now(), stop: make(chan struct{})} }
+
+// since is the crew's clock: the time since it started.
+func (c *crew) since() time.Duration { return time.Since(c.base) }
+
+// start runs a worker that calls next(first), next(first+1), ... until
+// halt.
+func (c *crew) start(first int, next func(i int)) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for i := first; ; i++ {
+			select {
+			case <-c.stop:
+				return
+			default:
+			}
+			next(i)
+			time.Sleep(2 * time.Millisecond) // a steady load, not a spin
+		}
+	}()
+}
+
+// halt stops the workers and waits for them; calling it again does nothing.
+func (c *crew) halt() {
+	if !c.halted {
+		c.halted = true
+		close(c.stop)
+		c.wg.Wait()
+	}
+}
+
+// readCycle is the operations a reader makes in turn.
+var readCycle = [...]opKind{opLoadID, opAuthorize, opLoad, opAuthorize}
+
+// load is the steady load on a fixture: goroutines calling the operations
+// of readCycle in turn, each call with its own deadline, every call
+// recorded.
 type load struct {
+	crew
 	f         *fixture
 	deadline  time.Duration
-	base      time.Time
-	stop      chan struct{}
-	wg        sync.WaitGroup
-	halted    bool
 	perWorker [][]call
 	// per operation, the latest start (ns since base, +1) of a success
 	lastOK [len(opNames)]atomic.Int64
@@ -281,34 +329,17 @@ type load struct {
 
 // startLoad starts the clock and the workers.
 func startLoad(f *fixture, workers int, deadline time.Duration) *load {
-	l := &load{f: f, deadline: deadline, base: time.Now(), stop: make(chan struct{}), perWorker: make([][]call, workers)}
+	l := &load{crew: newCrew(), f: f, deadline: deadline, perWorker: make([][]call, workers)}
 	for w := range workers {
-		l.wg.Add(1)
-		go l.work(w)
+		l.start(w, func(i int) {
+			c := l.do(readCycle[i%len(readCycle)])
+			l.perWorker[w] = append(l.perWorker[w], c)
+			if c.res == resOK {
+				markOK(&l.lastOK[c.op], c.start)
+			}
+		})
 	}
 	return l
-}
-
-// since is the load's clock: the time since it started.
-func (l *load) since() time.Duration { return time.Since(l.base) }
-
-// work is worker w's loop, until halt.
-func (l *load) work(w int) {
-	defer l.wg.Done()
-	ops := [...]opKind{opLoadID, opAuthorize, opLoad, opAuthorize}
-	for i := w; ; i++ {
-		select {
-		case <-l.stop:
-			return
-		default:
-		}
-		c := l.do(ops[i%len(ops)])
-		l.perWorker[w] = append(l.perWorker[w], c)
-		if c.res == resOK {
-			markOK(&l.lastOK[c.op], c.start)
-		}
-		time.Sleep(2 * time.Millisecond) // a steady load, not a spin
-	}
 }
 
 // do makes one call of op on the fixture's session.
@@ -350,15 +381,6 @@ func (f *fixture) do(op opKind, sid, header string, deadline time.Duration, cloc
 		c.res, c.anonymous, c.why = classifyAuth(a, err)
 	}
 	return c
-}
-
-// halt stops the workers and waits for them; calling it again does nothing.
-func (l *load) halt() {
-	if !l.halted {
-		l.halted = true
-		close(l.stop)
-		l.wg.Wait()
-	}
 }
 
 // successAfter waits until every operation has succeeded in a call that

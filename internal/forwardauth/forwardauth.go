@@ -47,7 +47,7 @@
 // In both modes every identity header a client sent is deleted before
 // anything reads the request: names are compared case-insensitively and
 // with "_" taken as "-" (CGI turns both into the same variable), and every
-// copy goes.
+// copy goes; in reverse-proxy mode trailers of those names go too.
 //
 // # Header values
 //

@@ -1,6 +1,7 @@
 package forwardauth
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/sessionbridge/sessionbridge"
 	"github.com/sessionbridge/sessionbridge/passportuser"
+	"github.com/sessionbridge/sessionbridge/sessionbridgetest"
 	redisstore "github.com/sessionbridge/sessionbridge/stores/redis"
 )
 
@@ -710,4 +712,160 @@ func labels(m *dto.Metric) string {
 		parts = append(parts, l.GetName()+`="`+l.GetValue()+`"`)
 	}
 	return "{" + strings.Join(parts, ",") + "}"
+}
+
+// TestUpstreamSpoofPaths walks around the identity-header strip in
+// reverse-proxy mode by the other ways in: HEAD and OPTIONS, a websocket
+// upgrade (whose request the proxy rebuilds), and identity names declared
+// as trailers of a chunked body. The upstream only ever sees the
+// session's values.
+func TestUpstreamSpoofPaths(t *testing.T) {
+	type seen struct {
+		method           string
+		header, trailer  http.Header
+		upgrade, connHdr string
+	}
+	var mu sync.Mutex
+	var got []seen
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		got = append(got, seen{r.Method, r.Header.Clone(), r.Trailer.Clone(), r.Header.Get("Upgrade"), r.Header.Get("Connection")})
+		mu.Unlock()
+		if r.Header.Get("Upgrade") == "websocket" {
+			conn, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer conn.Close()
+			_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello\n")
+			_ = brw.Flush()
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	t.Cleanup(up.Close)
+	upURL, _ := url.Parse(up.URL)
+	e := newEnv(t, sessionbridge.NewMemoryStore(), sessionbridge.Config{}, Config{Upstream: upURL, Headers: []Header{{Name: "X-Email", Path: []string{"email"}}}})
+	front := httptest.NewServer(e.h)
+	t.Cleanup(front.Close)
+	cookie, _ := e.login(`{"id":7,"email":"a@example.com"}`)
+	want := map[string]string{"x-auth-user": `{"id":7,"email":"a@example.com"}`, "x-email": "a@example.com"}
+	spoof := func(h http.Header) {
+		for k, v := range map[string]string{"X-Auth-User": "1", "x-auth-user": "2", "X_AUTH_USER": "3", "X-Email": "root@x", "x_email": "r@y"} {
+			h[k] = append(h[k], v) // raw keys: sent as written
+		}
+	}
+	check := func(name string, n int) {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		if len(got) != n {
+			t.Fatalf("%s: %d requests reached the upstream, want %d", name, len(got), n)
+		}
+		s := got[n-1]
+		for k, vs := range s.header {
+			if w, ok := want[normName(k)]; ok && (len(vs) != 1 || vs[0] != w || k != http.CanonicalHeaderKey(k)) {
+				t.Errorf("%s: upstream got %s: %q", name, k, vs)
+			}
+		}
+		for k := range s.trailer {
+			if _, ok := want[normName(k)]; ok {
+				t.Errorf("%s: upstream got the trailer %s", name, k)
+			}
+		}
+		if s.header.Get("X-Auth-User") == "" || s.header.Get("X-Email") == "" {
+			t.Errorf("%s: identity headers missing: %v", name, s.header)
+		}
+	}
+
+	n := 0
+	for _, method := range []string{"HEAD", "OPTIONS", "GET"} {
+		req, _ := http.NewRequest(method, front.URL+"/x", nil)
+		spoof(req.Header)
+		req.Header.Set("Cookie", cookie)
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		n++
+		check(method, n)
+	}
+
+	// Trailers of a chunked body.
+	req, _ := http.NewRequest("POST", front.URL+"/x", io.NopCloser(strings.NewReader("body")))
+	req.ContentLength = -1
+	req.Header.Set("Cookie", cookie)
+	req.Trailer = http.Header{}
+	spoof(req.Trailer)
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	n++
+	check("trailers", n)
+
+	// A websocket upgrade, the identity names listed in Connection too.
+	upgrade := func(cookie string) (*http.Response, *bufio.Reader) {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(front.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		req, _ := http.NewRequest("GET", front.URL+"/ws", nil)
+		spoof(req.Header)
+		req.Header.Set("Connection", "Upgrade, X-Auth-User, X-Email")
+		req.Header.Set("Upgrade", "websocket")
+		if cookie != "" {
+			req.Header.Set("Cookie", cookie)
+		}
+		if err := req.Write(conn); err != nil {
+			t.Fatal(err)
+		}
+		br := bufio.NewReader(conn)
+		resp, err := http.ReadResponse(br, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, br
+	}
+	resp, br := upgrade(cookie)
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %d", resp.StatusCode)
+	}
+	if line, err := br.ReadString('\n'); err != nil || line != "hello\n" {
+		t.Fatalf("after the upgrade: %q %v", line, err)
+	}
+	n++
+	check("upgrade", n)
+	mu.Lock()
+	if s := got[n-1]; s.upgrade != "websocket" || s.connHdr != "Upgrade" {
+		t.Errorf("upgrade request upstream: Upgrade %q Connection %q", s.upgrade, s.connHdr)
+	}
+	mu.Unlock()
+	// A denied upgrade never reaches the upstream.
+	if resp, _ := upgrade(""); resp.StatusCode != 401 {
+		t.Fatalf("denied upgrade: %d", resp.StatusCode)
+	}
+	check("denied upgrade", n)
+}
+
+// TestInstrumentStoreContract runs the Store contract (and the
+// ConditionalStore one) on instrumented stores, with and without a
+// timeout: the wrapper changes nothing a Bridge relies on.
+func TestInstrumentStoreContract(t *testing.T) {
+	m := NewMetrics()
+	t.Run("conditional", func(t *testing.T) {
+		sessionbridgetest.TestStore(t, func(*testing.T) sessionbridge.Store {
+			return InstrumentStore(sessionbridge.NewMemoryStore(), m, 2*time.Second)
+		}, sessionbridgetest.Options{})
+	})
+	t.Run("plain, no timeout", func(t *testing.T) {
+		sessionbridgetest.TestStore(t, func(*testing.T) sessionbridge.Store {
+			return InstrumentStore(struct{ sessionbridge.Store }{sessionbridge.NewMemoryStore()}, nil, 0)
+		}, sessionbridgetest.Options{})
+	})
 }

@@ -167,7 +167,7 @@ func hex4(b []byte) (uint16, bool) {
 // the package documentation), e.g. 7, "abc" (with the quotes) or
 // {"id":7,"name":"Zo\u00eb"}.
 func UserValue(user []byte) (string, error) {
-	b, err := appendASCIIJSON(nil, user)
+	b, err := appendASCIIJSON(outBuf(user), user)
 	if err != nil {
 		return "", err
 	}
@@ -217,7 +217,8 @@ var reservedHeaders = map[string]bool{
 
 // CheckHeaderName refuses, with an error wrapping ErrBadHeader, a header
 // name that is not an HTTP token or that HTTP or the proxies reserve
-// (Cookie, Host, Location, X-Forwarded-*, ...).
+// (Cookie, Host, Location, Connection and the other hop-by-hop headers,
+// X-Forwarded-*, ...), in any case and with "_" for "-".
 func CheckHeaderName(name string) error {
 	if name == "" {
 		return fmt.Errorf("%w: empty header name", ErrBadHeader)
@@ -227,7 +228,9 @@ func CheckHeaderName(name string) error {
 			return fmt.Errorf("%w: %q is not a header name", ErrBadHeader, name)
 		}
 	}
-	if reservedHeaders[strings.ToLower(name)] {
+	// Compared as spoofs are found: X_Forwarded_Uri would otherwise pass
+	// here and then have the proxy's X-Forwarded-Uri deleted as a spoof.
+	if reservedHeaders[normName(name)] {
 		return fmt.Errorf("%w: %s is not available as an identity header", ErrBadHeader, name)
 	}
 	return nil
@@ -268,14 +271,19 @@ func (h Header) FieldValue(user []byte) string {
 	case len(v) == 0 || string(v) == "null":
 		return ""
 	case v[0] == '"':
-		return string(appendStringContent(nil, v[1:len(v)-1]))
+		return string(appendStringContent(outBuf(v), v[1:len(v)-1]))
 	}
-	b, err := appendASCIIJSON(nil, v)
+	b, err := appendASCIIJSON(outBuf(v), v)
 	if err != nil {
 		return ""
 	}
 	return string(b)
 }
+
+// outBuf is the buffer a value of src is encoded into: room for src as it
+// is, which is the whole output for an ASCII user, so that the common case
+// allocates once (a user with escapes grows it as append does).
+func outBuf(src []byte) []byte { return make([]byte, 0, len(src)) }
 
 func trimSpace(b []byte) []byte {
 	for len(b) > 0 && isSpace(b[0]) {

@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"runtime"
+	"strings"
 	"testing"
+
+	"github.com/sessionbridge/sessionbridge/sessionjson"
 )
 
 func TestUserValue(t *testing.T) {
@@ -83,11 +87,90 @@ func TestParseHeader(t *testing.T) {
 		t.Fatalf("ParseHeader = %+v, %v", h, err)
 	}
 	for _, bad := range []string{"X-Email", "=email", "X-Email=", "X-Email=a..b", "X-Email=.a", "X Email=email",
-		"X-Email\r\n=email", "Cookie=email", "set-cookie=email", "Host=id", "X-Forwarded-For=id", "Location=id", "x-original-url=id"} {
+		"X-Email\r\n=email", "Cookie=email", "set-cookie=email", "Host=id", "X-Forwarded-For=id", "Location=id", "x-original-url=id",
+		// Hop-by-hop names: a proxy drops them, or obeys them.
+		"Connection=id", "keep-alive=id", "TE=id", "Trailer=id", "Upgrade=id", "Transfer-Encoding=id",
+		"Proxy-Connection=id", "Proxy-Authorization=id",
+		// "_" for "-": the strip would otherwise delete the real header.
+		"X_Forwarded_Uri=id", "x_original_uri=id", "Set_Cookie=id", "Proxy_Connection=id", "Content_Length=id"} {
 		if _, err := ParseHeader(bad); !errors.Is(err, ErrBadHeader) {
 			t.Errorf("ParseHeader(%q) = %v, want ErrBadHeader", bad, err)
 		}
 	}
+}
+
+func TestCheckHeaderName(t *testing.T) {
+	for _, ok := range []string{"X-Auth-User", "x_auth_user", "X-Email", "Remote-User"} {
+		if err := CheckHeaderName(ok); err != nil {
+			t.Errorf("CheckHeaderName(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", " ", "X-A:", "X-Ä", "X-A\x00", "Connection", "X_Forwarded_Host", "COOKIE"} {
+		if err := CheckHeaderName(bad); !errors.Is(err, ErrBadHeader) {
+			t.Errorf("CheckHeaderName(%q) = %v, want ErrBadHeader", bad, err)
+		}
+	}
+}
+
+// TestEncoderLinear encodes user values at the record size limit in the
+// shapes that expand most (every byte a \uXXXX escape, 4-byte runes as
+// surrogate pairs, nesting at the depth limit) and counts the bytes
+// allocated: a cost that grew faster than the input (quadratic appends,
+// a rescan per string) would show here long before it shows in time.
+func TestEncoderLinear(t *testing.T) {
+	n := sessionjson.DefaultMaxBytes
+	quoted := func(body string) []byte {
+		b := make([]byte, 0, n)
+		b = append(b, '"')
+		for len(b)+len(body)+1 <= n {
+			b = append(b, body...)
+		}
+		return append(b, '"')
+	}
+	nested := []byte(strings.Repeat(`[`, sessionjson.DefaultMaxDepth-1) + `{"a":"\u00e9"}` + strings.Repeat(`]`, sessionjson.DefaultMaxDepth-1))
+	for _, c := range []struct {
+		name string
+		in   []byte
+	}{
+		{"DEL bytes", quoted("\x7f")},
+		{"invalid UTF-8", quoted("\xff")},
+		{"astral runes", quoted("\U0001F600")},
+		{"escapes", quoted(`\n\u00e9\"`)},
+		{"object", []byte(`{"email":` + string(quoted("\u00e9"))[:n-20] + `"}`)},
+		{"nested", nested},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if !json.Valid(c.in) {
+				t.Fatal("the input is not JSON")
+			}
+			var out string
+			alloc := allocated(func() { out, _ = UserValue(c.in) })
+			if len(out) == 0 {
+				t.Fatal("no output")
+			}
+			checkHeaderValue(t, out)
+			// The output is at most 6 bytes per input byte; append's
+			// growth and the final string make that at most about 40.
+			if limit := uint64(48 * len(c.in)); alloc > limit {
+				t.Fatalf("%d bytes allocated for %d bytes of input (limit %d)", alloc, len(c.in), limit)
+			}
+			h := Header{Name: "X-F", Path: []string{"email"}}
+			alloc = allocated(func() { out = h.FieldValue(c.in) })
+			if limit := uint64(48 * len(c.in)); alloc > limit {
+				t.Fatalf("FieldValue: %d bytes allocated for %d bytes of input", alloc, len(c.in))
+			}
+			checkHeaderValue(t, out)
+		})
+	}
+}
+
+// allocated is the number of heap bytes f allocates.
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }
 
 // checkHeaderValue fails unless v is printable ASCII, which net/http sends

@@ -99,16 +99,35 @@ func (m *Metrics) storeCall(op string, d time.Duration, err error) {
 	}
 }
 
-// call is the bookkeeping of one store call: the call's context (bounded
-// by timeout when it is positive) and what to run when it returns.
-func call(ctx context.Context, m *Metrics, timeout time.Duration, op string) (context.Context, func(error)) {
+// pendingCall is one store call under way: its context (bounded by the
+// timeout when that is positive) and what end records. A value, so that
+// timing a call allocates nothing beyond the timeout's context.
+type pendingCall struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	m      *Metrics
+	op     string
+	start  time.Time
+}
+
+// call starts the bookkeeping of one store call of op.
+func call(ctx context.Context, m *Metrics, timeout time.Duration, op string) pendingCall {
 	start := time.Now()
-	cancel := context.CancelFunc(func() {})
+	ctx, cancel := boundedContext(ctx, timeout)
+	return pendingCall{ctx: ctx, cancel: cancel, m: m, op: op, start: start}
+}
+
+// end releases the call's context and records its duration and error.
+func (c pendingCall) end(err error) {
+	c.cancel()
+	c.m.storeCall(c.op, time.Since(c.start), err)
+}
+
+// boundedContext is ctx bounded by timeout when it is positive, else ctx
+// itself (with a cancel that does nothing).
+func boundedContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
 	if timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, timeout)
+		return context.WithTimeout(ctx, timeout)
 	}
-	return ctx, func(err error) {
-		cancel()
-		m.storeCall(op, time.Since(start), err)
-	}
+	return ctx, func() {}
 }

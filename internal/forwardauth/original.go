@@ -170,8 +170,8 @@ func (h *Handler) newProxy(transport http.RoundTripper) *httputil.ReverseProxy {
 }
 
 // rewrite builds the upstream request: the upstream's URL, the client's
-// Host, X-Forwarded-*, no identity header from the client and the
-// session's own.
+// Host, X-Forwarded-*, no identity header (nor trailer) from the client
+// and the session's own.
 func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(h.upstream)
 	pr.Out.Host = pr.In.Host
@@ -187,6 +187,9 @@ func (h *Handler) rewrite(pr *httputil.ProxyRequest) {
 		}
 	}
 	h.stripSpoofs(pr.Out.Header)
+	// A client may also declare an identity header as a trailer of a
+	// chunked body; the upstream must not see that name either.
+	h.stripSpoofs(pr.Out.Trailer)
 	if st := stateFrom(pr.In.Context()); st != nil && st.user != nil {
 		h.setIdentity(pr.Out.Header, st)
 	}

@@ -39,33 +39,33 @@ var (
 
 // Get implements sessionbridge.Store.
 func (i *instrumented) Get(ctx context.Context, sid string) (*sessionjson.Session, error) {
-	ctx, done := call(ctx, i.m, i.timeout, "get")
-	rec, err := i.s.Get(ctx, sid)
-	done(err)
+	pc := call(ctx, i.m, i.timeout, "get")
+	rec, err := i.s.Get(pc.ctx, sid)
+	pc.end(err)
 	return rec, err
 }
 
 // Set implements sessionbridge.Store.
 func (i *instrumented) Set(ctx context.Context, sid string, sess *sessionjson.Session) error {
-	ctx, done := call(ctx, i.m, i.timeout, "set")
-	err := i.s.Set(ctx, sid, sess)
-	done(err)
+	pc := call(ctx, i.m, i.timeout, "set")
+	err := i.s.Set(pc.ctx, sid, sess)
+	pc.end(err)
 	return err
 }
 
 // Touch implements sessionbridge.Store.
 func (i *instrumented) Touch(ctx context.Context, sid string, sess *sessionjson.Session) error {
-	ctx, done := call(ctx, i.m, i.timeout, "touch")
-	err := i.s.Touch(ctx, sid, sess)
-	done(err)
+	pc := call(ctx, i.m, i.timeout, "touch")
+	err := i.s.Touch(pc.ctx, sid, sess)
+	pc.end(err)
 	return err
 }
 
 // Destroy implements sessionbridge.Store.
 func (i *instrumented) Destroy(ctx context.Context, sid string) error {
-	ctx, done := call(ctx, i.m, i.timeout, "destroy")
-	err := i.s.Destroy(ctx, sid)
-	done(err)
+	pc := call(ctx, i.m, i.timeout, "destroy")
+	err := i.s.Destroy(pc.ctx, sid)
+	pc.end(err)
 	return err
 }
 
@@ -84,17 +84,17 @@ type conditional struct {
 
 // GetVersion implements sessionbridge.ConditionalStore.
 func (c *conditional) GetVersion(ctx context.Context, sid string) (*sessionjson.Session, sessionbridge.Version, error) {
-	ctx, done := call(ctx, c.m, c.timeout, "get_version")
-	rec, v, err := c.cs.GetVersion(ctx, sid)
-	done(err)
+	pc := call(ctx, c.m, c.timeout, "get_version")
+	rec, v, err := c.cs.GetVersion(pc.ctx, sid)
+	pc.end(err)
 	return rec, v, err
 }
 
 // SetIf implements sessionbridge.ConditionalStore.
 func (c *conditional) SetIf(ctx context.Context, sid string, sess *sessionjson.Session, v sessionbridge.Version) (sessionbridge.Version, error) {
-	ctx, done := call(ctx, c.m, c.timeout, "set_if")
-	nv, err := c.cs.SetIf(ctx, sid, sess, v)
-	done(err)
+	pc := call(ctx, c.m, c.timeout, "set_if")
+	nv, err := c.cs.SetIf(pc.ctx, sid, sess, v)
+	pc.end(err)
 	return nv, err
 }
 
@@ -112,25 +112,25 @@ type koaInstrumented struct {
 
 // Get implements koasession.Store.
 func (k *koaInstrumented) Get(ctx context.Context, key string) ([]byte, error) {
-	ctx, done := call(ctx, k.m, k.timeout, "get")
-	b, err := k.s.Get(ctx, key)
-	done(err)
+	pc := call(ctx, k.m, k.timeout, "get")
+	b, err := k.s.Get(pc.ctx, key)
+	pc.end(err)
 	return b, err
 }
 
 // Set implements koasession.Store.
 func (k *koaInstrumented) Set(ctx context.Context, key string, record []byte, ttl time.Duration) error {
-	ctx, done := call(ctx, k.m, k.timeout, "set")
-	err := k.s.Set(ctx, key, record, ttl)
-	done(err)
+	pc := call(ctx, k.m, k.timeout, "set")
+	err := k.s.Set(pc.ctx, key, record, ttl)
+	pc.end(err)
 	return err
 }
 
 // Destroy implements koasession.Store.
 func (k *koaInstrumented) Destroy(ctx context.Context, key string) error {
-	ctx, done := call(ctx, k.m, k.timeout, "destroy")
-	err := k.s.Destroy(ctx, key)
-	done(err)
+	pc := call(ctx, k.m, k.timeout, "destroy")
+	err := k.s.Destroy(pc.ctx, key)
+	pc.end(err)
 	return err
 }
 
@@ -160,13 +160,6 @@ func KoaStoreHealth(s koasession.Store, timeout time.Duration) func(context.Cont
 		_, err := s.Get(ctx, healthKey)
 		return healthResult(err)
 	}
-}
-
-func boundedContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
-	if timeout > 0 {
-		return context.WithTimeout(ctx, timeout)
-	}
-	return context.WithCancel(ctx)
 }
 
 func healthResult(err error) error {

@@ -63,8 +63,12 @@ func (w *Writer) start() bool {
 	}
 	w.wroteHeader = true
 	if w.HoldLastByte {
-		if n, err := strconv.ParseInt(w.Header().Get("Content-Length"), 10, 64); err == nil && n > 0 {
-			w.length = n
+		// Most answers set no Content-Length: parsing "" would allocate
+		// an error per request.
+		if cl := w.Header().Get("Content-Length"); cl != "" {
+			if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n > 0 {
+				w.length = n
+			}
 		}
 	}
 	return true

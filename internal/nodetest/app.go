@@ -184,6 +184,10 @@ func jsonBody(body any) (io.Reader, error) {
 	return bytes.NewReader(b), err
 }
 
+// appClient bounds every request to a Node app, so a stuck app fails the
+// test instead of hanging it until the test binary's timeout.
+var appClient = &http.Client{Timeout: time.Minute}
+
 // request sends a request to a harness app with header and body as JSON
 // (nil for no body; Content-Type is application/json unless header sets
 // it), and returns the answer with its body read. A request that gets no
@@ -204,7 +208,7 @@ func request(tb testing.TB, stderr *LockedBuffer, method, url string, header htt
 	for k, vs := range header {
 		req.Header[k] = vs
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := appClient.Do(req)
 	if err != nil {
 		tb.Fatalf("%s %s: %v\n%s", method, url, err, stderr.String())
 	}

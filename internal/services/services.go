@@ -6,7 +6,9 @@ package services
 
 import (
 	"context"
+	"database/sql"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -94,6 +96,27 @@ func MariaDBDSN(tb testing.TB) string {
 		c.Close()
 	}
 	return dsn
+}
+
+// MariaDB returns the test MariaDB (MariaDBDSN) as a mysql:// store URL
+// without a query, and a connection to it closed when the test ends.
+func MariaDB(tb testing.TB) (storeURL string, db *sql.DB) {
+	tb.Helper()
+	dsn := MariaDBDSN(tb)
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db, err = sql.Open("mysql", dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	ui := url.User(cfg.User)
+	if cfg.Passwd != "" {
+		ui = url.UserPassword(cfg.User, cfg.Passwd)
+	}
+	return "mysql://" + ui.String() + "@" + cfg.Addr + "/" + url.PathEscape(cfg.DBName), db
 }
 
 // MongoURL returns MONGODB_URI (a real mongod) or MONGO_URL (default the

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionbridge/sessionbridge/internal/faulttest"
+	"github.com/sessionbridge/sessionbridge/internal/services"
 	"github.com/sessionbridge/sessionbridge/sessionjson"
 	memcachedstore "github.com/sessionbridge/sessionbridge/stores/memcached"
 )
@@ -60,5 +62,39 @@ func BenchmarkTouch(b *testing.B) {
 		if err := st.Touch(ctx, "id", s); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkRingGet is BenchmarkGet on a store made with NewRing, as the
+// memcached:// store URL opens it: one server, and the same server listed
+// with two private ones (the ring's lookup and its rules on every call).
+func BenchmarkRingGet(b *testing.B) {
+	one := services.MemcachedAddr(b)
+	for _, tc := range []struct {
+		name    string
+		servers []string
+	}{
+		{"one", []string{one}},
+		{"three", []string{one, faulttest.StartMemcached(b).Addr, faulttest.StartMemcached(b).Addr}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			st, err := memcachedstore.NewRing(tc.servers, memcachedstore.Options{Prefix: prefix(b)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { _ = st.Close() })
+			s := sessionjson.New(sessionjson.NewCookie(time.Now(), 24*time.Hour))
+			_ = s.Set("passport", map[string]any{"user": 7})
+			ctx := context.Background()
+			if err := st.Set(ctx, "id", s); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := st.Get(ctx, "id"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -27,10 +27,10 @@ func (s *Store) RingServer(sid string) string {
 	r.advance(r.now(), &evs)
 	name := ""
 	switch {
-	case len(r.names) == 1:
-		name = r.servers[0].name
+	case r.single != nil:
+		name = r.single.name
 	case len(r.points) > 0:
-		name = ketamaServer(r.points, key)
+		name = ketamaServer(r.points, ketamaHash(key))
 	}
 	r.mu.Unlock()
 	r.emit(evs)

@@ -623,6 +623,7 @@ func TestRingFailoverKeep(t *testing.T) {
 // TestRingDeadlinesAndLeaks: while a server hangs and then while one is
 // dead, every call ends by its context's deadline (with slack), a key of
 // the failed server is never "not found" before Go moved it and settled,
+// and is once Settle is over,
 // a hung server counts no failure (the npm client waits on it without
 // counting one), and no goroutine outlives Close.
 func TestRingDeadlinesAndLeaks(t *testing.T) {
@@ -710,6 +711,13 @@ func TestRingDeadlinesAndLeaks(t *testing.T) {
 	}
 	if removedAt.IsZero() {
 		t.Fatalf("the dead server was never removed: %v", evs.kinds(dead.Addr))
+	}
+	if time.Since(removedAt) < settle {
+		t.Fatalf("the loop ended %v after the removal, before Settle", time.Since(removedAt))
+	}
+	// The uncertain window is over: the key is missing where it went.
+	if err := timed("Get", ops(sid)["Get"]); !errors.Is(err, sessionbridge.ErrNotFound) {
+		t.Errorf("Get %v after the removal (Settle %v): %v, want ErrNotFound", time.Since(removedAt), settle, err)
 	}
 	for name, op := range ops(sid) {
 		if err := timed(name, op); errors.Is(err, context.DeadlineExceeded) {
@@ -815,5 +823,47 @@ func TestRingFoundElsewhere(t *testing.T) {
 	}
 	if _, err := st.Get(ctx, sid); !errors.Is(err, sessionbridge.ErrNotFound) {
 		t.Fatalf("Get after Destroy: %v, want ErrNotFound", err)
+	}
+}
+
+// TestRingOneServer: a ring of one server (listed once or twice) keeps no
+// failure rules, even the harshest (no retries, no failures left, remove):
+// its keys cannot move, so every call tries the server, as a store made
+// with New does. While it is down a call fails with its connection error
+// (a store error, never "not found" nor ErrServerUnavailable); the first
+// call after it is back answers, and no event is reported.
+func TestRingOneServer(t *testing.T) {
+	t.Parallel()
+	srv := faulttest.StartMemcached(t)
+	for _, servers := range [][]string{{srv.Addr}, {srv.Addr, srv.Addr}} {
+		var evs eventLog
+		ro := evs.options(memcachedstore.RingOptions{Retries: -1, Failures: -1, Retry: time.Hour, Remove: true, Settle: time.Hour})
+		st, err := memcachedstore.NewRing(servers, memcachedstore.Options{Ring: ro})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		ctx := context.Background()
+		sess := sessionjson.New(sessionjson.NewCookie(time.Now(), time.Hour))
+		if err := st.Set(ctx, "one", sess); err != nil {
+			t.Fatal(err)
+		}
+		srv.Stop()
+		for range 3 {
+			_, err := st.Get(ctx, "one")
+			if err == nil || errors.Is(err, sessionbridge.ErrNotFound) || errors.Is(err, memcachedstore.ErrServerUnavailable) {
+				t.Fatalf("%d listed, Get while the server is down: %v, want its connection error", len(servers), err)
+			}
+		}
+		srv.Start()
+		if err := st.Set(ctx, "one", sess); err != nil {
+			t.Fatalf("%d listed, Set once the server is back: %v", len(servers), err)
+		}
+		if _, err := st.Get(ctx, "one"); err != nil {
+			t.Fatalf("%d listed, Get once the server is back: %v", len(servers), err)
+		}
+		if k := evs.kinds(srv.Addr); len(k) != 0 || evs.text.String() != "" {
+			t.Fatalf("%d listed: events %v, log %q", len(servers), k, evs.text.String())
+		}
 	}
 }

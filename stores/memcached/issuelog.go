@@ -27,11 +27,10 @@ import (
 type issueLog struct {
 	cfg ringConfig
 
-	failures      int
-	failed        bool
-	locked        bool
-	reconnecting  bool // isScheduledToReconnect
-	totalFailures int
+	failures     int
+	failed       bool
+	locked       bool
+	reconnecting bool // isScheduledToReconnect
 
 	retryAt     time.Time // attemptRetry's due time; zero when none
 	reconnectAt time.Time // attemptReconnect's due time; zero when none
@@ -51,11 +50,10 @@ type resetTimer struct {
 type issueKind int
 
 const (
-	issueNone      issueKind = iota
-	issueIssue               // 'issue': the server is skipped until retry ends
-	issueDead                // remove false, failures used up: skipped until reconnect
-	issueRemove              // remove true, failures used up: 'remove'
-	issueReconnect           // reconnect ended: 'reconnect'
+	issueIssue     issueKind = iota + 1 // 'issue': the server is skipped until retry ends
+	issueDead                           // remove false, failures used up: skipped until reconnect
+	issueRemove                         // remove true, failures used up: 'remove'
+	issueReconnect                      // reconnect ended: 'reconnect'
 )
 
 // issueEvent is one thing the log did, at the time the client would have.
@@ -69,12 +67,28 @@ func newIssueLog(cfg ringConfig) *issueLog {
 	return &issueLog{cfg: cfg, failures: cfg.failures}
 }
 
+// maxPending bounds issueLog.pending, which grows with every call that
+// cannot connect during the connection retries (100 s by default). Only
+// the earliest pending failures are kept: with remove, the first few to
+// fire decide the removal (two within a retry period remove the server);
+// without it, the keys never move and the later ones only keep the
+// server failed a little longer.
+const maxPending = 1024
+
 // fail records a failure observed at t. A connection failure (connect is
 // true) counts once the client's connection retries would have ended.
 func (l *issueLog) fail(t time.Time, connect bool, emit func(issueEvent)) {
 	if connect && l.cfg.retriesDelay > 0 {
-		l.pending = append(l.pending, t.Add(l.cfg.retriesDelay))
-		slices.SortFunc(l.pending, time.Time.Compare)
+		due := t.Add(l.cfg.retriesDelay)
+		// Calls end almost in order: the place is nearly always the end.
+		i := len(l.pending)
+		for i > 0 && l.pending[i-1].After(due) {
+			i--
+		}
+		if i < maxPending {
+			l.pending = slices.Insert(l.pending, i, due)
+			l.pending = l.pending[:min(len(l.pending), maxPending)]
+		}
 		return
 	}
 	l.log(t, emit)
@@ -123,7 +137,6 @@ func (l *issueLog) advance(now time.Time, emit func(issueEvent)) {
 			l.log(at, emit)
 		case timerRetry: // attemptRetry
 			l.retryAt = time.Time{}
-			l.totalFailures++
 			l.failures--
 			l.failed = false
 			l.locked = false
@@ -168,10 +181,4 @@ func (l *issueLog) next() (timerKind, time.Time) {
 	}
 	consider(timerReconnect, l.reconnectAt)
 	return kind, at
-}
-
-// quiet reports whether the log holds nothing the client would still act
-// on: no timer, no pending failure, not failed, failures back in full.
-func (l *issueLog) quiet() bool {
-	return !l.failed && len(l.pending) == 0 && l.retryAt.IsZero() && l.reconnectAt.IsZero() && len(l.resets) == 0 && l.failures == l.cfg.failures
 }

@@ -152,3 +152,33 @@ func TestRingOptionsDefaults(t *testing.T) {
 		t.Fatalf("retries 7: %v, want 1+3+9+27+60+60+60 s", d)
 	}
 }
+
+// TestIssueLogManyPending: a dead server under heavy traffic during the
+// connection retries (100 000 calls in the 4 s of retries 2) keeps at
+// most maxPending failures pending, and the earliest ones (a call that
+// ends late included), which decide as the npm client does: issue when
+// the first counts, removed when the second counts inside its retry
+// period. The bound keeps each call's cost bounded too.
+func TestIssueLogManyPending(t *testing.T) {
+	r := newIssueRun(RingOptions{Retries: 2, Remove: true})
+	const calls = 100_000
+	for i := range calls {
+		r.l.fail(r.t0.Add(time.Duration(i)*40*time.Microsecond), true, r.emit)
+		if len(r.l.pending) > maxPending {
+			t.Fatalf("%d failures pending after %d calls", len(r.l.pending), i+1)
+		}
+	}
+	r.l.fail(r.t0.Add(-time.Millisecond), true, r.emit) // a call that ended late
+	if len(r.l.pending) != maxPending || !r.l.pending[0].Equal(r.at(3999)) {
+		t.Fatalf("%d pending, first due %v", len(r.l.pending), r.l.pending[0].Sub(r.t0))
+	}
+	r.l.advance(r.at(10_000), r.emit)
+	if len(r.seen) != maxPending || strings.Join(r.seen[:2], " ") != "issue5@3999 remove@4000" {
+		t.Fatalf("%d events, first %q, want %d: issue5@3999 remove@4000, then removes", len(r.seen), r.seen[:min(2, len(r.seen))], maxPending)
+	}
+	for _, e := range r.seen[2:] { // the npm client removes it again: the ring ignores those
+		if !strings.HasPrefix(e, "remove@") {
+			t.Fatalf("%s after the removal", e)
+		}
+	}
+}

@@ -43,12 +43,16 @@ func newKetama(servers []string) (*ketama, error) {
 	}
 	k := &ketama{byName: make(map[string]net.Addr, len(servers))}
 	for _, s := range servers {
+		if s == "" {
+			return nil, fmt.Errorf("memcachedstore: an empty server name: %w", memcache.ErrNoServers)
+		}
 		a, err := net.ResolveTCPAddr("tcp", s)
 		if err != nil {
 			return nil, fmt.Errorf("memcached server %s: %w", s, err)
 		}
-		k.list = append(k.list, a)
-		k.byName[s] = a
+		sa := &serverAddr{network: a.Network(), str: a.String()}
+		k.list = append(k.list, sa)
+		k.byName[s] = sa
 	}
 	if len(servers) > 1 {
 		k.ring = ketamaRing(servers)
@@ -85,13 +89,28 @@ func le32(b []byte) uint32 {
 	return uint32(b[3])<<24 | uint32(b[2])<<16 | uint32(b[1])<<8 | uint32(b[0])
 }
 
-// server returns the server string for key: hashring's get().
-func (k *ketama) server(key string) string { return ketamaServer(k.ring, key) }
+// serverAddr is a resolved server address with its strings kept:
+// gomemcache looks its idle connections up by addr.String() on every
+// call, which a *net.TCPAddr would format (and allocate) each time.
+type serverAddr struct{ network, str string }
 
-// ketamaServer returns the server string for key on ring (not empty).
-func ketamaServer(ring []ketamaPoint, key string) string {
-	h := md5.Sum([]byte(key))
-	return ring[ketamaFind(ring, le32(h[:]))].server
+func (a *serverAddr) Network() string { return a.network }
+func (a *serverAddr) String() string  { return a.str }
+
+// server returns the server string for key: hashring's get().
+func (k *ketama) server(key string) string { return ketamaServer(k.ring, ketamaHash(key)) }
+
+// ketamaHash is the value hashring looks key up with.
+func ketamaHash(key string) uint32 {
+	var buf [MaxKeyLength]byte // []byte(key) would allocate for keys over 32 bytes
+	h := md5.Sum(append(buf[:0], key...))
+	return le32(h[:])
+}
+
+// ketamaServer returns the server string for a key of hash h (see
+// ketamaHash) on ring (not empty).
+func ketamaServer(ring []ketamaPoint, h uint32) string {
+	return ring[ketamaFind(ring, h)].server
 }
 
 // ketamaFind is hashring's find(), quirks included: a value above the last

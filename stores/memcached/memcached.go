@@ -63,7 +63,9 @@
 // place a key differently: where that could turn into a logout, Go
 // answers [ErrRingUncertain] (a store error, so a 503) and reports it to
 // RingOptions.OnEvent and its log. docs/memcached-failover.md has the
-// rules Go follows, the window and the recommended settings.
+// rules Go follows, the window and the recommended settings. With one
+// server the rules are not applied: keys cannot move, so every call tries
+// the server and the first one after it is back succeeds.
 //
 // [Store.Touch] differs from connect-memcached's touch, which sets the whole
 // session it is given and so writes back the caller's stale copy over any
@@ -276,8 +278,9 @@ func New(client *memcache.Client, opts Options) *Store {
 // keys to the next server on the ring, and where Go cannot tell on which
 // server the Node app reads a session the answer is [ErrRingUncertain],
 // never "not found". The rules count failures per process; what that
-// means is in docs/memcached-failover.md. It does no I/O; Close it when
-// done.
+// means is in docs/memcached-failover.md. With one server the rules are
+// not applied (its keys cannot move): every call tries it, as with New.
+// It does no I/O; Close it when done.
 func NewRing(servers []string, opts Options) (*Store, error) {
 	s := New(nil, opts)
 	r, err := newRing(servers, opts.Ring, s.opts.Now)

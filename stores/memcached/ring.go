@@ -18,7 +18,9 @@ import (
 // RingOptions are the npm memcached client's options for its servers, as
 // it names them, for a store made with [NewRing]; the zero value is the
 // client's defaults, except Timeout. See docs/memcached-failover.md for
-// what Go follows of the client's rules and what it cannot.
+// what Go follows of the client's rules and what it cannot. With one
+// server (listed once or more) only Timeout applies: its keys cannot move,
+// so every call tries the server, as with [New].
 type RingOptions struct {
 	// Timeout bounds each network step (connect, then each read or write)
 	// of a call. Default 500 ms, gomemcache's (the npm client's timeout
@@ -210,7 +212,10 @@ type ring struct {
 	names   []string      // as given, the order and any repetition kept
 	servers []*ringServer // one per name
 	byName  map[string]*ringServer
-	full    []ketamaPoint // every server; nil with one name
+	full    []ketamaPoint // every server; nil with one
+	// single is the server of a ring of one (listed once or more): its
+	// keys cannot move, so the failure rules are not applied to it.
+	single *ringServer
 
 	mu      sync.Mutex
 	points  []ketamaPoint            // the servers not removed
@@ -234,8 +239,9 @@ type ringServer struct {
 func (s *ringServer) failed() bool { return s.issues != nil && s.issues.failed }
 
 func newRing(servers []string, o RingOptions, now func() time.Time) (*ring, error) {
-	if len(servers) == 0 {
-		return nil, memcache.ErrNoServers
+	k, err := newKetama(servers)
+	if err != nil {
+		return nil, err
 	}
 	r := &ring{cfg: o.config(), now: now, onEvent: o.OnEvent, log: o.Logger, byName: map[string]*ringServer{}}
 	if r.log == nil {
@@ -243,17 +249,10 @@ func newRing(servers []string, o RingOptions, now func() time.Time) (*ring, erro
 	}
 	r.names = slices.Clone(servers)
 	for _, name := range servers {
-		if name == "" {
-			return nil, fmt.Errorf("memcachedstore: an empty server name: %w", memcache.ErrNoServers)
-		}
 		if _, ok := r.byName[name]; ok { // listed twice: twice the weight, as in Node
 			continue
 		}
-		a, err := net.ResolveTCPAddr("tcp", name)
-		if err != nil {
-			return nil, fmt.Errorf("memcached server %s: %w", name, err)
-		}
-		c := memcache.NewFromSelector(fixedServer{a})
+		c := memcache.NewFromSelector(fixedServer{k.byName[name]})
 		if o.Timeout > 0 {
 			c.Timeout = o.Timeout
 		}
@@ -261,8 +260,10 @@ func newRing(servers []string, o RingOptions, now func() time.Time) (*ring, erro
 		r.servers = append(r.servers, s)
 		r.byName[name] = s
 	}
-	if len(r.names) > 1 {
-		r.full = ketamaRing(r.names)
+	if len(r.servers) == 1 {
+		r.single = r.servers[0]
+	} else {
+		r.full = k.ring
 		r.points = r.full
 	}
 	return r, nil
@@ -284,8 +285,12 @@ type route struct {
 	moved bool // srv is not the key's owner: Go took the owner out
 }
 
-// route picks key's server as the npm client does now.
+// route picks key's server as the npm client does now. A ring of one
+// server needs neither the clock nor the lock.
 func (r *ring) route(key string) (route, error) {
+	if r.single != nil {
+		return route{srv: r.single}, nil
+	}
 	now := r.now()
 	var evs []RingEvent
 	r.mu.Lock()
@@ -297,18 +302,15 @@ func (r *ring) route(key string) (route, error) {
 }
 
 func (r *ring) pick(key string, now time.Time) (route, error) {
-	if len(r.names) == 1 { // the npm client then never looks at its ring
-		s := r.servers[0]
-		if s.failed() {
-			return route{}, fmt.Errorf("%w: %s", ErrServerUnavailable, s.name)
-		}
-		return route{srv: s}, nil
-	}
 	if len(r.points) == 0 {
 		return route{}, fmt.Errorf("%w: every server was removed from the ring", ErrServerUnavailable)
 	}
-	owner := r.byName[ketamaServer(r.full, key)]
-	s := r.byName[ketamaServer(r.points, key)]
+	h := ketamaHash(key)
+	owner := r.byName[ketamaServer(r.full, h)]
+	s := owner
+	if len(r.points) != len(r.full) { // a server was removed
+		s = r.byName[ketamaServer(r.points, h)]
+	}
 	if s.failed() {
 		return route{}, fmt.Errorf("%w: %s", ErrServerUnavailable, s.name)
 	}
@@ -317,7 +319,7 @@ func (r *ring) pick(key string, now time.Time) (route, error) {
 		if rt.moved {
 			rt.alt = owner
 		} else if pts := r.pointsWithout(owner.name); len(pts) > 0 {
-			rt.alt = r.byName[ketamaServer(pts, key)]
+			rt.alt = r.byName[ketamaServer(pts, h)]
 		}
 	}
 	return rt, nil
@@ -357,22 +359,31 @@ const (
 // answer makes the npm client wait without counting anything, so a
 // timeout on an open connection counts nothing.
 func classify(err error) outcome {
-	var ne net.Error
-	var ce *memcache.ConnectTimeoutError
-	var oe *net.OpError
 	switch {
 	case err == nil, errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrCASConflict),
 		errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrMalformedKey):
 		return outcomeAnswered
-	case errors.As(err, &ce):
+	case connectError(err):
 		return outcomeConnect
-	case errors.As(err, &oe) && oe.Op == "dial":
-		return outcomeConnect
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
-		errors.As(err, &ne) && ne.Timeout():
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), timeoutError(err):
 		return outcomeNone
 	}
 	return outcomeFailed
+}
+
+// connectError reports whether err says no connection could be made. (The
+// targets of errors.As live on the heap: kept out of classify, they cost
+// the calls that answer nothing.)
+func connectError(err error) bool {
+	var ce *memcache.ConnectTimeoutError
+	var oe *net.OpError
+	return errors.As(err, &ce) || errors.As(err, &oe) && oe.Op == "dial"
+}
+
+// timeoutError reports whether err is a network timeout.
+func timeoutError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // closedConn reports whether err says the server closed a connection the
@@ -384,8 +395,12 @@ func closedConn(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-// report feeds a call's outcome on s to the npm client's rules.
+// report feeds a call's outcome on s to the npm client's rules (none for
+// a ring of one server).
 func (r *ring) report(s *ringServer, err error) {
+	if r.single != nil {
+		return
+	}
 	o := classify(err)
 	if o == outcomeNone {
 		return
@@ -460,9 +475,6 @@ func (r *ring) live(except string) []string {
 // rebuild makes the ring of the servers not removed: hashring's remove.
 func (r *ring) rebuild() {
 	r.without = nil
-	if len(r.names) == 1 {
-		return
-	}
 	names := r.live("")
 	r.points = nil
 	if len(names) > 0 {

@@ -1,6 +1,7 @@
 package mongodbsessionstore_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -66,6 +67,27 @@ func newStore(t testing.TB, db *mongo.Database, opts mongodbsessionstore.Options
 		t.Fatal(err)
 	}
 	return st
+}
+
+// fixture is one fresh collection seen from Go and from Node.
+type fixture struct {
+	opts    mongodbsessionstore.Options // Collection set
+	st      *mongodbsessionstore.Store
+	node    map[string]any // Node's MongoDBStore options
+	coll    *mongo.Collection
+	idField string // the id field, opts.IDField or _id
+	expKey  string // the expiry field, opts.ExpiresKey or expires
+}
+
+// open returns a fixture for opts on a fresh collection, dropped after the
+// test.
+func (s server) open(t testing.TB, opts mongodbsessionstore.Options) fixture {
+	t.Helper()
+	opts.Collection = collection(t, s.db)
+	return fixture{
+		opts: opts, st: newStore(t, s.db, opts), node: s.nodeStore(opts), coll: s.db.Collection(opts.Collection),
+		idField: cmp.Or(opts.IDField, "_id"), expKey: cmp.Or(opts.ExpiresKey, "expires"),
+	}
 }
 
 // nodeStore is the MongoDBStore options Node uses for the same collection

@@ -2,6 +2,7 @@ package mongodbsessionstore_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"maps"
@@ -79,12 +80,8 @@ func TestNodeWritesGoReads(t *testing.T) {
 	ctx := context.Background()
 	for _, o := range optionSets {
 		t.Run(o.name, func(t *testing.T) {
-			opts := o.opts
-			opts.Collection = collection(t, srv.db)
-			st := newStore(t, srv.db, opts)
-			node := srv.nodeStore(opts)
-			coll := srv.db.Collection(opts.Collection)
-			idField, expKey := cmp(opts.IDField, "_id"), cmp(opts.ExpiresKey, "expires")
+			f := srv.open(t, o.opts)
+			st, node, coll, idField, expKey := f.st, f.node, f.coll, f.idField, f.expKey
 			exp := time.Now().Add(time.Hour).Truncate(time.Millisecond)
 
 			js, types := nodeJS, wantTypes
@@ -160,13 +157,6 @@ func TestNodeWritesGoReads(t *testing.T) {
 	}
 }
 
-func cmp(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
 // goRecord is a record Go stores, with numbers of every class the Node
 // driver tells apart.
 func goRecord(exp time.Time) string {
@@ -183,12 +173,8 @@ func TestGoWritesNodeReads(t *testing.T) {
 	ctx := context.Background()
 	for _, o := range optionSets {
 		t.Run(o.name, func(t *testing.T) {
-			opts := o.opts
-			opts.Collection = collection(t, srv.db)
-			st := newStore(t, srv.db, opts)
-			node := srv.nodeStore(opts)
-			coll := srv.db.Collection(opts.Collection)
-			idField, expKey := cmp(opts.IDField, "_id"), cmp(opts.ExpiresKey, "expires")
+			f := srv.open(t, o.opts)
+			opts, st, node, coll, idField, expKey := f.opts, f.st, f.node, f.coll, f.idField, f.expKey
 			exp := time.Now().Add(time.Hour).Truncate(time.Millisecond)
 			records := map[string]string{
 				"numbers":  goRecord(exp),
@@ -228,7 +214,7 @@ func TestGoWritesNodeReads(t *testing.T) {
 					if d := time.Duration(ge.DateTime()-ne.DateTime()) * time.Millisecond; d < -time.Minute || d > time.Minute {
 						t.Fatalf("browser-session expiry: go %v node %v", ge, ne)
 					}
-					want := time.Now().Add(cmpDur(opts.Expires, 14*24*time.Hour))
+					want := time.Now().Add(cmp.Or(opts.Expires, 14*24*time.Hour))
 					if d := time.UnixMilli(ge.DateTime()).Sub(want); d < -time.Minute || d > time.Minute {
 						t.Fatalf("browser-session expiry %v, want about %v", time.UnixMilli(ge.DateTime()), want)
 					}
@@ -272,13 +258,6 @@ func TestGoWritesNodeReads(t *testing.T) {
 	}
 }
 
-func cmpDur(v, def time.Duration) time.Duration {
-	if v == 0 {
-		return def
-	}
-	return v
-}
-
 // TestExpiresKeyNode: connect-mongodb-session's get checks the field named
 // expires whatever expiresKey says. With expiresKey 'expireAt', Node serves
 // a session whose expireAt has passed, and destroys one whose (foreign)
@@ -291,10 +270,8 @@ func TestExpiresKeyNode(t *testing.T) {
 	past := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
 	future := time.Now().Add(time.Hour).Truncate(time.Millisecond)
 
-	opts := mongodbsessionstore.Options{Collection: collection(t, srv.db), ExpiresKey: "expireAt"}
-	st := newStore(t, srv.db, opts)
-	node := srv.nodeStore(opts)
-	coll := srv.db.Collection(opts.Collection)
+	f := srv.open(t, mongodbsessionstore.Options{ExpiresKey: "expireAt"})
+	st, node, coll := f.st, f.node, f.coll
 	nodeSet(t, node, "old", `{"cookie":`+cookieJSON(past)+`,"a":1}`, "")
 	if typeAt(rawDoc(t, coll, "_id", "old"), "expireAt") != bson.TypeDateTime || typeAt(rawDoc(t, coll, "_id", "old"), "expires") != 0 {
 		t.Fatal("Node did not write expireAt alone")
@@ -324,10 +301,8 @@ func TestExpiresKeyNode(t *testing.T) {
 	}
 
 	// Default key: both refuse and delete an expired session.
-	dopts := mongodbsessionstore.Options{Collection: collection(t, srv.db)}
-	dst := newStore(t, srv.db, dopts)
-	dnode := srv.nodeStore(dopts)
-	dcoll := srv.db.Collection(dopts.Collection)
+	d := srv.open(t, mongodbsessionstore.Options{})
+	dst, dnode, dcoll := d.st, d.node, d.coll
 	for _, reader := range []string{"node", "go"} {
 		nodeSet(t, dnode, reader, `{"cookie":`+cookieJSON(past)+`}`, "")
 		if reader == "node" {
@@ -354,14 +329,11 @@ func TestTouchNode(t *testing.T) {
 	for _, o := range optionSets {
 		t.Run(o.name, func(t *testing.T) {
 			opts := o.opts
-			opts.Collection = collection(t, srv.db)
 			now := time.Now().Truncate(time.Millisecond)
 			clock := now
 			opts.Now = func() time.Time { return clock }
-			st := newStore(t, srv.db, opts)
-			node := srv.nodeStore(opts)
-			coll := srv.db.Collection(opts.Collection)
-			idField, expKey := cmp(opts.IDField, "_id"), cmp(opts.ExpiresKey, "expires")
+			f := srv.open(t, opts)
+			st, node, coll, idField, expKey := f.st, f.node, f.coll, f.idField, f.expKey
 			res := nodemongotest.Run(t, nodemongotest.Op("open", map[string]any{"store": node}))
 			var open struct{ HasTouch bool }
 			nodemongotest.Value(t, res[0], &open)
@@ -467,9 +439,8 @@ func bsonString(v any) string {
 func TestBridgeNode(t *testing.T) {
 	srv := connect(t)
 	ctx := context.Background()
-	opts := mongodbsessionstore.Options{Collection: collection(t, srv.db)}
-	st := newStore(t, srv.db, opts)
-	node := srv.nodeStore(opts)
+	f := srv.open(t, mongodbsessionstore.Options{})
+	st, node := f.st, f.node
 	b, err := sessionbridge.New(sessionbridge.Config{Secrets: []string{"keyboard cat"}, Store: st})
 	if err != nil {
 		t.Fatal(err)
@@ -504,9 +475,8 @@ func TestBridgeNode(t *testing.T) {
 func TestFerretNestedArraysNode(t *testing.T) {
 	srv := connect(t)
 	ctx := context.Background()
-	opts := mongodbsessionstore.Options{Collection: collection(t, srv.db)}
-	st := newStore(t, srv.db, opts)
-	node := srv.nodeStore(opts)
+	f := srv.open(t, mongodbsessionstore.Options{})
+	st, node := f.st, f.node
 	rec := `{"cookie":` + cookieJSON(time.Now().Add(time.Hour)) + `,"deep":[[1,[2]]]}`
 	res := nodemongotest.Run(t, nodemongotest.Op("set", map[string]any{"store": node, "sid": "node", "session": rec}))
 	s, _ := sessionjson.Decode([]byte(rec))
@@ -521,7 +491,7 @@ func TestFerretNestedArraysNode(t *testing.T) {
 	if !res[0].OK || goErr != nil {
 		t.Fatalf("mongod: Node %+v, Go %v", res[0], goErr)
 	}
-	coll := srv.db.Collection(opts.Collection)
+	coll := f.coll
 	if g, n := rawDoc(t, coll, "_id", "go").Lookup("session"), rawDoc(t, coll, "_id", "node").Lookup("session"); !bytes.Equal(g.Value, n.Value) {
 		t.Fatalf("go %v\nnode %v", g, n)
 	}
@@ -534,10 +504,8 @@ func TestFerretNestedArraysNode(t *testing.T) {
 func TestNodeCookieNulls(t *testing.T) {
 	srv := connect(t)
 	ctx := context.Background()
-	opts := mongodbsessionstore.Options{Collection: collection(t, srv.db)}
-	st := newStore(t, srv.db, opts)
-	node := srv.nodeStore(opts)
-	coll := srv.db.Collection(opts.Collection)
+	f := srv.open(t, mongodbsessionstore.Options{})
+	st, node, coll := f.st, f.node, f.coll
 	exp := time.Now().Add(time.Hour).UTC().Format(sessionjson.ExpiresLayout)
 	rec := `{"cookie":{"originalMaxAge":3600000,"expires":"` + exp + `","httpOnly":true,"path":"/"},"a":1}`
 	nodeSet(t, node, "node", rec, "")

@@ -242,7 +242,11 @@ func (w *jsonWriter) document(doc bson.Raw, depth int) error {
 		return fmt.Errorf("%w: %v", ErrType, err)
 	}
 	key := func(e bson.RawElement) string { return e.Key() }
-	if dup, _ := hasRepeats(elems, key); dup {
+	dup, work := hasRepeats(elems, key)
+	if h := testHookKeyWork; h != nil {
+		h(work)
+	}
+	if dup {
 		elems = lastValues(elems, key)
 	}
 	if needsReorder(len(elems), func(i int) string { return elems[i].Key() }) {
@@ -479,7 +483,7 @@ type span struct {
 const smallObject = 16
 
 // testHookKeyWork, set only by tests, receives the key comparisons and map
-// operations made for each object.
+// operations made for each object or document, both ways.
 var testHookKeyWork func(n int)
 
 // object writes the BSON document of the JSON object whose '{' dec has

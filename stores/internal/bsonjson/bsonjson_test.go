@@ -339,6 +339,36 @@ func TestKeysLinear(t *testing.T) {
 	t.Logf("%d keys: %.2f key operations per key", n, float64(work)/n)
 }
 
+// TestKeysLinearToJSON: the BSON of an object of 100,000 keys, with
+// repeated keys and array-index keys after the others (a document Go never
+// writes, the server may hold), converts to JSON with work linear in the
+// number of keys, at an output limit of exactly its JSON's length, and one
+// byte less is ErrTooLong.
+func TestKeysLinearToJSON(t *testing.T) {
+	const n = 100_000
+	d := make(bson.D, 0, n+4)
+	for i := range n {
+		d = append(d, bson.E{Key: "k" + strconv.Itoa(i), Value: int32(i)})
+	}
+	d = append(d, bson.E{Key: "k3", Value: "a"}, bson.E{Key: "7", Value: true}, bson.E{Key: "k3", Value: "d"}, bson.E{Key: "2", Value: false})
+	doc := marshal(t, d)
+	want := `{"2":false,"7":true,` + string(cartJSON(n))[1:]
+	want = strings.Replace(want, `"k3":3,`, `"k3":"d",`, 1)
+	var got []byte
+	var err error
+	work := bsonjson.KeyWork(func() { got, err = bsonjson.AppendJSON(nil, docValue(doc), len(want)) })
+	if err != nil || string(got) != want {
+		t.Fatalf("at the limit: %v; %d bytes, want %d", err, len(got), len(want))
+	}
+	if work < n || work > keyWorkPerKey*n {
+		t.Fatalf("%d keys: %d key operations", n, work)
+	}
+	if _, err := bsonjson.AppendJSON(nil, docValue(doc), len(want)-1); !errors.Is(err, bsonjson.ErrTooLong) {
+		t.Fatalf("one byte over the limit: %v", err)
+	}
+	t.Logf("%d keys: %.2f key operations per key", n, float64(work)/n)
+}
+
 // TestISODates: only toISOString()'s exact form of a valid Date turns back
 // into a Date where one was.
 func TestISODates(t *testing.T) {

@@ -1,7 +1,7 @@
 package bsonjson
 
 // KeyWork runs f and returns the key comparisons and map operations the
-// JSON to BSON conversions f did made. Tests using it must not run in
+// conversions f did made, both ways. Tests using it must not run in
 // parallel with other conversions.
 func KeyWork(f func()) int {
 	n := 0
